@@ -1,0 +1,90 @@
+"""One error path: raise ``ApiError`` anywhere; one handler renders ``{"error": code, ...}``."""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, jsonify
+from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger(__name__)
+
+# Codes for the HTTP errors Werkzeug and Flask raise on their own.
+_HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    413: "payload_too_large",
+    414: "uri_too_long",
+    415: "unsupported_media_type",
+    422: "invalid_body",
+    429: "too_many_requests",
+    431: "request_header_fields_too_large",
+}
+
+
+class ApiError(Exception):
+    """An error answered to the client as ``{"error": code, **extra}`` with ``status``."""
+
+    def __init__(self, status: int, code: str, headers: dict[str, str] | None = None,
+                 **extra: Any):
+        super().__init__(code)
+        self.status = status
+        self.code = code
+        self.headers = headers or {}
+        self.extra = extra
+
+    def body(self) -> dict[str, Any]:
+        return {"error": self.code, **self.extra}
+
+
+def _render(error: ApiError):
+    response = jsonify(error.body())
+    response.status_code = error.status
+    for name, value in error.headers.items():
+        response.headers[name] = value
+    return response
+
+
+def _from_http_exception(exc: HTTPException) -> ApiError:
+    status = exc.code or 500
+    data = getattr(exc, "data", None)
+    if status in (400, 422) and isinstance(data, dict) and "messages" in data:
+        # Schema validation from webargs/flask-smorest: name every offending field.
+        return ApiError(400, "invalid_body", fields=_flatten_messages(data["messages"]))
+    if status == 400 and "JSON" in (exc.description or ""):
+        return ApiError(400, "malformed_json")
+    # Keep protocol headers such as Allow (405) and Retry-After; the body is ours.
+    headers = {k: v for k, v in exc.get_headers() if k.lower() != "content-type"}
+    return ApiError(status, _HTTP_CODES.get(status, "http_error"), headers=headers)
+
+
+def _flatten_messages(messages: Any) -> Any:
+    # webargs nests messages under the location ("json", "query"); callers only need the fields.
+    if isinstance(messages, dict) and len(messages) == 1:
+        (location, inner), = messages.items()
+        if location in ("json", "query", "form", "files", "headers", "view_args") \
+                and isinstance(inner, dict):
+            return inner
+    return messages
+
+
+def register_error_handlers(app: Flask) -> None:
+    """Make every 4xx/5xx, from any layer, a JSON body with an ``error`` code."""
+
+    @app.errorhandler(ApiError)
+    def handle_api_error(error: ApiError):
+        return _render(error)
+
+    @app.errorhandler(HTTPException)
+    def handle_http_exception(exc: HTTPException):
+        return _render(_from_http_exception(exc))
+
+    @app.errorhandler(Exception)
+    def handle_unexpected(exc: Exception):
+        # The traceback goes to the log for operators, never into the response body.
+        log.exception("unhandled error")
+        return _render(ApiError(500, "internal_error"))

@@ -1,0 +1,62 @@
+"""gunicorn server hooks: process-wide set-up and teardown, called from config/gunicorn.conf.py.
+
+The master validates settings and migrates the store once before forking; the
+metrics directory is emptied at start and dead workers are marked; each worker
+turns SIGTERM into a drain (not ready, still serving) before its graceful exit.
+"""
+from __future__ import annotations
+
+import shutil
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from prometheus_client import multiprocess
+
+from .settings import SettingsError, load_settings
+from .store import open_store
+
+
+def on_starting(server, multiproc_dir: str) -> None:
+    try:
+        settings = load_settings()
+        open_store(settings).close()
+    except SettingsError as exc:
+        print(f"tenantgate: bad setting {exc}", file=sys.stderr)
+        sys.exit(2)
+    directory = Path(multiproc_dir)
+    directory.mkdir(parents=True, exist_ok=True)
+    # Files left by an earlier server would be summed into this one's metrics.
+    for leftover in directory.glob("*.db"):
+        leftover.unlink()
+    server.log.info("metrics directory %s", directory)
+
+
+def post_worker_init(worker) -> None:
+    """Replace the worker's SIGTERM handler: drain first, then exit gracefully."""
+    app = worker.wsgi
+    drain = app.extensions["tenantgate.drain"]
+    seconds = app.extensions["tenantgate.settings"].shutdown_drain_seconds
+    graceful_exit = worker.handle_exit
+
+    def on_sigterm(sig, frame):
+        if drain.draining:
+            return
+        drain.start()
+        worker.log.info("SIGTERM: reporting not ready, draining for %.1fs", seconds)
+        timer = threading.Timer(seconds, graceful_exit, args=(sig, frame))
+        timer.daemon = True
+        timer.start()
+
+    signal.signal(signal.SIGTERM, on_sigterm)
+
+
+def child_exit(server, worker) -> None:
+    # Drop the dead worker's live-gauge files so they stop counting.
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server, multiproc_dir: str, created_here: bool) -> None:
+    if created_here:
+        shutil.rmtree(multiproc_dir, ignore_errors=True)

@@ -1,0 +1,29 @@
+"""Every per-process metric Tenantgate defines, in one place, bound to one registry per app.
+
+One registry per app means many apps in one process (tests) never collide. Under
+gunicorn the values also go to prometheus_client's multiprocess files. No metric
+here carries a ``tenant`` label: those are rendered at scrape time from shared
+state (see ``collectors.py``), because per-process files can never forget a label.
+"""
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+
+class Metrics:
+    def __init__(self, registry: CollectorRegistry):
+        self.registry = registry
+        # Frozen global readiness metrics (contract sec. 3). The gauges keep the value most
+        # recently set by any live worker, which is the server's latest evaluation.
+        self.readiness_state = Gauge(
+            "readiness_state", "Global readiness: 1 ready, 0 not ready",
+            registry=registry, multiprocess_mode="livemostrecent")
+        self.readiness_transitions = Counter(
+            "readiness_transitions", "Changes of global readiness seen by /readyz",
+            registry=registry)
+        self.readiness_check_duration = Histogram(
+            "readiness_check_duration_seconds", "Time to evaluate global readiness",
+            registry=registry)
+        self.readiness_check_ok = Gauge(
+            "readiness_check_ok", "Result of each global readiness check: 1 ok, 0 failed",
+            ["check"], registry=registry, multiprocess_mode="livemostrecent")

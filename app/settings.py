@@ -1,0 +1,195 @@
+"""Settings: every environment variable Tenantgate reads, coerced and validated in one place.
+
+Nothing else in the package reads ``os.environ``. A bad value raises
+``SettingsError`` naming the variable; entry points print that one line and exit.
+"""
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
+
+TENANT_ID_PATTERN = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+
+# Server-wide concurrency limits (GLOBAL_LIMIT_<NAME>); see docs/limits.md.
+DEFAULT_GLOBAL_LIMITS = {"llm_total": 100, "llm_student": 50, "llm_teacher": 80, "ocr": 20}
+# Per-tenant defaults (contract sec. 6); a tenant's config may override each.
+DEFAULT_TENANT_LIMITS = {"llm_total": 30, "llm_student": 2, "llm_teacher": 10, "ocr": 5}
+
+
+class SettingsError(ValueError):
+    """A setting has a value Tenantgate cannot start with."""
+
+    def __init__(self, name: str, problem: str):
+        super().__init__(f"{name}: {problem}")
+        self.name = name
+        self.problem = problem
+
+
+@dataclass(frozen=True)
+class Settings:
+    db_path: str = "data/_system/tenants.sqlite3"
+    db_url: str | None = None
+    data_root: str = "data/tenants"
+    default_tenant: str = "default"
+    admin_keys: tuple[str, ...] = ()
+    api_keys: tuple[str, ...] = ()
+    max_tenant_labels: int = 100
+    tenant_readiness_histogram: bool = False
+    tenancy_strict: bool = False
+    global_limits: Mapping[str, int] = field(default_factory=lambda: dict(DEFAULT_GLOBAL_LIMITS))
+    limit_wait_seconds: float = 0.0
+    limit_backend: str = "local"
+    chaos_enabled: bool = False
+    multiproc_dir: str | None = None
+    max_json_bytes: int = 1024 * 1024
+    max_upload_bytes: int = 10 * 1024 * 1024
+    shutdown_drain_seconds: float = 5.0
+    validator_timeout_seconds: float = 5.0
+    limit_namespace: str | None = None
+
+
+def _text(name: str, raw: str) -> str:
+    if not raw.strip():
+        raise SettingsError(name, "must not be empty")
+    return raw.strip()
+
+
+def _int(minimum: int) -> Callable[[str, str], int]:
+    def coerce(name: str, raw: str) -> int:
+        try:
+            value = int(raw.strip())
+        except ValueError:
+            raise SettingsError(name, f"must be an integer, got {raw!r}") from None
+        if value < minimum:
+            raise SettingsError(name, f"must be at least {minimum}, got {value}")
+        return value
+    return coerce
+
+
+def _float(name: str, raw: str) -> float:
+    try:
+        value = float(raw.strip())
+    except ValueError:
+        raise SettingsError(name, f"must be a number of seconds, got {raw!r}") from None
+    if not value >= 0 or value == float("inf"):
+        raise SettingsError(name, f"must be a finite number >= 0, got {raw!r}")
+    return value
+
+
+def _flag(name: str, raw: str) -> bool:
+    value = raw.strip()
+    if value not in ("0", "1"):
+        raise SettingsError(name, f"must be 0 or 1, got {raw!r}")
+    return value == "1"
+
+
+def _keys(name: str, raw: str) -> tuple[str, ...]:
+    # Comma-separated so an operator can rotate: add the new key, deploy, drop the old one.
+    return tuple(k.strip() for k in raw.split(",") if k.strip())
+
+
+def _tenant_id(name: str, raw: str) -> str:
+    if not TENANT_ID_PATTERN.match(raw):
+        raise SettingsError(name, f"must be a tenant id (a DNS label), got {raw!r}")
+    return raw
+
+
+def _db_url(name: str, raw: str) -> str | None:
+    value = raw.strip()
+    if not value:
+        return None
+    if not value.startswith(("postgresql://", "postgres://")):
+        raise SettingsError(name, "must start with postgresql:// (or be unset for SQLite)")
+    return value
+
+
+def _limit_backend(name: str, raw: str) -> str:
+    value = raw.strip()
+    if value not in ("local", "postgres"):
+        raise SettingsError(name, f"must be 'local' or 'postgres', got {raw!r}")
+    return value
+
+
+# environment variable -> (Settings field, coercer)
+_FIELDS: dict[str, tuple[str, Callable[[str, str], Any]]] = {
+    "TENANT_DB_PATH": ("db_path", _text),
+    "TENANT_DB_URL": ("db_url", _db_url),
+    "TENANT_DATA_ROOT": ("data_root", _text),
+    "DEFAULT_TENANT": ("default_tenant", _tenant_id),
+    "TENANT_ADMIN_KEY": ("admin_keys", _keys),
+    "TENANT_API_KEY": ("api_keys", _keys),
+    "MAX_TENANT_LABELS": ("max_tenant_labels", _int(1)),
+    "TENANT_READINESS_HISTOGRAM": ("tenant_readiness_histogram", _flag),
+    "ENABLE_TENANCY_STRICT": ("tenancy_strict", _flag),
+    "LIMIT_WAIT_SECONDS": ("limit_wait_seconds", _float),
+    "LIMIT_BACKEND": ("limit_backend", _limit_backend),
+    "CHAOS_ENABLED": ("chaos_enabled", _flag),
+    "PROMETHEUS_MULTIPROC_DIR": ("multiproc_dir", _text),
+    "MAX_JSON_BYTES": ("max_json_bytes", _int(1024)),
+    "MAX_UPLOAD_BYTES": ("max_upload_bytes", _int(1024)),
+    "SHUTDOWN_DRAIN_SECONDS": ("shutdown_drain_seconds", _float),
+    "VALIDATOR_TIMEOUT_SECONDS": ("validator_timeout_seconds", _float),
+    "LIMIT_NAMESPACE": ("limit_namespace", _text),
+}
+
+SETTING_NAMES = frozenset(_FIELDS)
+GLOBAL_LIMIT_PREFIX = "GLOBAL_LIMIT_"
+
+
+def _global_limits(source: Mapping[str, str]) -> dict[str, int]:
+    limits = dict(DEFAULT_GLOBAL_LIMITS)
+    for name, raw in source.items():
+        if not name.startswith(GLOBAL_LIMIT_PREFIX):
+            continue
+        limit = name[len(GLOBAL_LIMIT_PREFIX):].lower()
+        if not re.fullmatch(r"[a-z][a-z0-9_]{0,62}", limit):
+            raise SettingsError(name, "limit names are letters, digits and underscores")
+        limits[limit] = _int(1)(name, raw)
+    return limits
+
+
+def is_setting(name: str) -> bool:
+    return name in SETTING_NAMES or name.startswith(GLOBAL_LIMIT_PREFIX)
+
+
+def load_settings(environ: Mapping[str, str] | None = None,
+                  overrides: Mapping[str, Any] | None = None) -> Settings:
+    """Build Settings from the environment, with ``overrides`` (same names) taking precedence."""
+    source: dict[str, str] = dict(os.environ if environ is None else environ)
+    for name, value in (overrides or {}).items():
+        if is_setting(name):
+            source[name] = ",".join(value) if isinstance(value, (list, tuple)) else str(value)
+    values: dict[str, Any] = {}
+    for name, (attr, coerce) in _FIELDS.items():
+        raw = source.get(name)
+        if raw is None or (raw == "" and attr not in ("admin_keys", "api_keys", "db_url")):
+            continue
+        values[attr] = coerce(name, raw)
+    values["global_limits"] = _global_limits(source)
+    return Settings(**values)
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    """gunicorn's own knobs (read by config/gunicorn.conf.py)."""
+
+    bind: str = "127.0.0.1:8000"
+    workers: int = 2
+    threads: int = 8
+
+
+_SERVER_FIELDS: dict[str, tuple[str, Callable[[str, str], Any]]] = {
+    "BIND": ("bind", _text),
+    "WEB_CONCURRENCY": ("workers", _int(1)),
+    "GUNICORN_THREADS": ("threads", _int(1)),
+}
+
+
+def load_server_settings(environ: Mapping[str, str] | None = None) -> ServerSettings:
+    source = os.environ if environ is None else environ
+    values = {attr: coerce(name, source[name])
+              for name, (attr, coerce) in _SERVER_FIELDS.items() if source.get(name)}
+    return ServerSettings(**values)
+

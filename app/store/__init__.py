@@ -1,0 +1,56 @@
+"""Store concern: the tenant store, the single source of truth shared by every worker."""
+from __future__ import annotations
+
+from flask import Flask, current_app
+
+from ..settings import Settings, SettingsError
+from .database import SQLiteDatabase
+from .errors import StoreUnavailable
+from .migrations import migrate
+from .tenants import HostTaken, LabelCapReached, TenantRecord, TenantStore
+
+__all__ = ["Store", "StoreUnavailable", "HostTaken", "LabelCapReached", "TenantRecord",
+           "TenantStore", "get_store", "init_app", "open_store"]
+
+
+class Store:
+    """The store's parts, opened together."""
+
+    def __init__(self, db: SQLiteDatabase):
+        self.db = db
+        self.tenants = TenantStore(db)
+
+    def version(self) -> int:
+        """Rises with every change to tenant state; one cheap read per request."""
+        with self.db.read() as conn:
+            return conn.execute(
+                "SELECT value FROM store_meta WHERE key = 'config_version'").fetchone()[0]
+
+    def ping(self) -> None:
+        """Readiness check: the store answers a read."""
+        self.version()
+
+    def close(self) -> None:
+        self.db.close()
+
+
+def open_store(settings: Settings) -> Store:
+    """Open the store and bring its schema up to date; a bad path is a SettingsError."""
+    db = SQLiteDatabase(settings.db_path)
+    try:
+        db.open()
+        migrate(db)
+    except (OSError, StoreUnavailable) as exc:
+        db.close()
+        raise SettingsError("TENANT_DB_PATH", f"cannot open {settings.db_path}: {exc}") from exc
+    return Store(db)
+
+
+def init_app(app: Flask, settings: Settings) -> Store:
+    store = open_store(settings)
+    app.extensions["tenantgate.store"] = store
+    return store
+
+
+def get_store() -> Store:
+    return current_app.extensions["tenantgate.store"]

@@ -1,0 +1,109 @@
+"""SQLite connections for the tenant store: one per thread, WAL, busy timeout, foreign keys.
+
+gunicorn workers and their threads each get their own connection; SQLite's file
+locking makes the file the single source of truth they all share.
+"""
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+from .errors import StoreUnavailable
+
+BUSY_TIMEOUT_MS = 5000
+
+
+class SQLiteDatabase:
+    """Opens and hands out per-thread connections to one SQLite file."""
+
+    dialect = "sqlite"
+
+    def __init__(self, path: str | os.PathLike, busy_timeout_ms: int = BUSY_TIMEOUT_MS):
+        self.path = Path(path)
+        self.busy_timeout_ms = busy_timeout_ms
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._all: list[sqlite3.Connection] = []
+
+    def open(self) -> None:
+        """Create the file's directory and check the file opens read-write (raises OSError)."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if not os.access(self.path.parent, os.W_OK):
+            raise PermissionError(f"directory {self.path.parent} is not writable")
+        if self.path.exists() and not os.access(self.path, os.W_OK):
+            raise PermissionError(f"{self.path} is not writable")
+        self.connection()
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, timeout=self.busy_timeout_ms / 1000,
+                               isolation_level=None, check_same_thread=False)
+        conn.row_factory = sqlite3.Row
+        conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_ms)}")
+        conn.execute("PRAGMA journal_mode = WAL")
+        # FULL: a commit is on disk before the client hears "ok", even if the host loses power.
+        conn.execute("PRAGMA synchronous = FULL")
+        conn.execute("PRAGMA foreign_keys = ON")
+        return conn
+
+    def connection(self) -> sqlite3.Connection:
+        """This thread's connection, opened on first use (and again after a fork)."""
+        conn = getattr(self._local, "conn", None)
+        if conn is None or self._local.pid != os.getpid():
+            try:
+                conn = self._connect()
+            except sqlite3.Error as exc:
+                raise StoreUnavailable(str(exc)) from exc
+            self._local.conn, self._local.pid = conn, os.getpid()
+            with self._lock:
+                self._all.append(conn)
+        return conn
+
+    @contextmanager
+    def read(self) -> Iterator[sqlite3.Connection]:
+        """A connection for reads; SQLite errors become StoreUnavailable."""
+        try:
+            yield self.connection()
+        except sqlite3.OperationalError as exc:
+            raise StoreUnavailable(str(exc)) from exc
+
+    @contextmanager
+    def write(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction taken with BEGIN IMMEDIATE, so read-then-write is atomic."""
+        conn = self.connection()
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            raise StoreUnavailable(str(exc)) from exc
+        try:
+            yield conn
+            conn.execute("COMMIT")
+        except sqlite3.OperationalError as exc:
+            _rollback(conn)
+            raise StoreUnavailable(str(exc)) from exc
+        except BaseException:
+            _rollback(conn)
+            raise
+
+    def close(self) -> None:
+        with self._lock:
+            conns, self._all = self._all, []
+        for conn in conns:
+            try:
+                conn.close()
+            except sqlite3.ProgrammingError:
+                # A connection created in another thread that is still in use; it dies with it.
+                pass
+        self._local = threading.local()
+
+
+def _rollback(conn: sqlite3.Connection) -> None:
+    if conn.in_transaction:
+        try:
+            conn.execute("ROLLBACK")
+        except sqlite3.OperationalError:
+            # SQLite already rolled back (e.g. after a disk I/O error); nothing left to undo.
+            pass

@@ -1,0 +1,183 @@
+"""TenantStore: tenant records in the store, with the label cap enforced atomically.
+
+Every write bumps ``config_version`` in the same transaction, so workers can tell
+with one read whether their per-worker views are stale.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from .database import SQLiteDatabase
+
+
+class LabelCapReached(Exception):
+    """Creating one more tenant would exceed MAX_TENANT_LABELS."""
+
+    def __init__(self, limit: int):
+        super().__init__(f"label cap of {limit} tenants reached")
+        self.limit = limit
+
+
+class HostTaken(Exception):
+    """A host name is already served by another tenant."""
+
+    def __init__(self, host: str, tenant_id: str):
+        super().__init__(f"host {host} belongs to tenant {tenant_id}")
+        self.host = host
+        self.tenant_id = tenant_id
+
+
+@dataclass
+class TenantRecord:
+    tenant_id: str
+    data_dir: str
+    uploads_dir: str
+    enabled: bool
+    hosts: list[str] = field(default_factory=list)
+    limits: dict[str, int] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
+    created_at: str = ""
+    updated_at: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def utc_now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+_COLUMNS = ("tenant_id, data_dir, uploads_dir, enabled, hosts_json, limits_json, extra_json, "
+            "created_at, updated_at")
+
+
+def _record(row) -> TenantRecord:
+    return TenantRecord(
+        tenant_id=row["tenant_id"], data_dir=row["data_dir"], uploads_dir=row["uploads_dir"],
+        enabled=bool(row["enabled"]), hosts=json.loads(row["hosts_json"]),
+        limits=json.loads(row["limits_json"]), extra=json.loads(row["extra_json"]),
+        created_at=row["created_at"], updated_at=row["updated_at"])
+
+
+def bump_version(conn) -> None:
+    conn.execute("UPDATE store_meta SET value = value + 1 WHERE key = 'config_version'")
+
+
+class TenantStore:
+    def __init__(self, db: SQLiteDatabase, clock=utc_now):
+        self.db = db
+        self._now = clock
+
+    # -- reads -------------------------------------------------------------------------
+    def get(self, tenant_id: str) -> TenantRecord | None:
+        with self.db.read() as conn:
+            row = conn.execute(f"SELECT {_COLUMNS} FROM tenants WHERE tenant_id = ?",
+                               (tenant_id,)).fetchone()
+        return _record(row) if row else None
+
+    def list(self) -> list[TenantRecord]:
+        with self.db.read() as conn:
+            rows = conn.execute(f"SELECT {_COLUMNS} FROM tenants ORDER BY tenant_id").fetchall()
+        return [_record(r) for r in rows]
+
+    def count(self) -> int:
+        with self.db.read() as conn:
+            return conn.execute("SELECT COUNT(*) FROM tenants").fetchone()[0]
+
+    def tenant_for_host(self, host: str) -> str | None:
+        with self.db.read() as conn:
+            row = conn.execute("SELECT tenant_id FROM tenant_hosts WHERE host = ?",
+                               (host,)).fetchone()
+        return row[0] if row else None
+
+    def label_rejections(self) -> int:
+        with self.db.read() as conn:
+            return conn.execute(
+                "SELECT value FROM store_meta WHERE key = 'label_rejections'").fetchone()[0]
+
+    # -- writes ------------------------------------------------------------------------
+    def upsert(self, record: TenantRecord, max_labels: int) -> tuple[TenantRecord, bool]:
+        """Create or replace a tenant; returns (record, created). Raises LabelCapReached."""
+        now = self._now()
+        with self.db.write() as conn:
+            existing = conn.execute("SELECT created_at FROM tenants WHERE tenant_id = ?",
+                                    (record.tenant_id,)).fetchone()
+            if existing is None:
+                self._admit(conn, max_labels)
+            self._check_hosts(conn, record)
+            created_at = existing["created_at"] if existing else now
+            conn.execute(
+                f"INSERT INTO tenants ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (tenant_id) DO UPDATE SET data_dir = excluded.data_dir, "
+                "uploads_dir = excluded.uploads_dir, enabled = excluded.enabled, "
+                "hosts_json = excluded.hosts_json, limits_json = excluded.limits_json, "
+                "extra_json = excluded.extra_json, updated_at = excluded.updated_at",
+                (record.tenant_id, record.data_dir, record.uploads_dir, int(record.enabled),
+                 json.dumps(record.hosts), json.dumps(record.limits, sort_keys=True),
+                 json.dumps(record.extra, sort_keys=True), created_at, now))
+            conn.execute("DELETE FROM tenant_hosts WHERE tenant_id = ?", (record.tenant_id,))
+            conn.executemany("INSERT INTO tenant_hosts (host, tenant_id) VALUES (?, ?)",
+                             [(h, record.tenant_id) for h in record.hosts])
+            bump_version(conn)
+        stored = self.get(record.tenant_id)
+        assert stored is not None
+        return stored, existing is None
+
+    def ensure(self, record: TenantRecord, max_labels: int) -> tuple[TenantRecord, bool]:
+        """Register ``record`` if its id is new (subject to the cap); never changes an existing one."""
+        existing = self.get(record.tenant_id)
+        if existing is not None:
+            return existing, False
+        now = self._now()
+        with self.db.write() as conn:
+            if conn.execute("SELECT 1 FROM tenants WHERE tenant_id = ?",
+                            (record.tenant_id,)).fetchone() is None:
+                self._admit(conn, max_labels)
+                conn.execute(
+                    f"INSERT INTO tenants ({_COLUMNS}) VALUES (?, ?, ?, ?, '[]', '{{}}', '{{}}', ?, ?)",
+                    (record.tenant_id, record.data_dir, record.uploads_dir, int(record.enabled),
+                     now, now))
+                bump_version(conn)
+                created = True
+            else:
+                created = False
+        stored = self.get(record.tenant_id)
+        assert stored is not None
+        return stored, created
+
+    def disable(self, tenant_id: str) -> TenantRecord | None:
+        with self.db.write() as conn:
+            cursor = conn.execute("UPDATE tenants SET enabled = 0, updated_at = ? "
+                                  "WHERE tenant_id = ?", (self._now(), tenant_id))
+            if cursor.rowcount:
+                bump_version(conn)
+        return self.get(tenant_id)
+
+    def purge(self, tenant_id: str) -> bool:
+        """Remove the record (and, by cascade, everything keyed on it), freeing its label."""
+        with self.db.write() as conn:
+            cursor = conn.execute("DELETE FROM tenants WHERE tenant_id = ?", (tenant_id,))
+            if cursor.rowcount:
+                bump_version(conn)
+            return cursor.rowcount > 0
+
+    def record_label_rejection(self) -> None:
+        with self.db.write() as conn:
+            conn.execute("UPDATE store_meta SET value = value + 1 WHERE key = 'label_rejections'")
+
+    # -- internals ---------------------------------------------------------------------
+    def _admit(self, conn, max_labels: int) -> None:
+        # Inside BEGIN IMMEDIATE: no other writer can insert between this count and the insert.
+        count = conn.execute("SELECT COUNT(*) FROM tenants").fetchone()[0]
+        if count >= max_labels:
+            raise LabelCapReached(max_labels)
+
+    def _check_hosts(self, conn, record: TenantRecord) -> None:
+        for host in record.hosts:
+            row = conn.execute("SELECT tenant_id FROM tenant_hosts WHERE host = ?",
+                               (host,)).fetchone()
+            if row and row[0] != record.tenant_id:
+                raise HostTaken(host, row[0])

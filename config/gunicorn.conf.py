@@ -1,0 +1,55 @@
+"""gunicorn configuration for Tenantgate: ``gunicorn -c config/gunicorn.conf.py wsgi:app``.
+
+Every value comes from the environment with a default (see README, "Settings").
+"""
+import os
+import tempfile
+
+# prometheus_client picks its value storage when it is imported, so the multiprocess
+# directory is set here, before anything imports it. Unset: a private temporary one.
+MULTIPROC_DIR = os.environ.get("PROMETHEUS_MULTIPROC_DIR", "")
+MULTIPROC_DIR_CREATED = not MULTIPROC_DIR
+if MULTIPROC_DIR_CREATED:
+    MULTIPROC_DIR = tempfile.mkdtemp(prefix="tenantgate-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = MULTIPROC_DIR
+
+from app import gunicorn_hooks  # noqa: E402  (imports prometheus_client)
+from app.settings import load_server_settings  # noqa: E402
+
+_server = load_server_settings()
+
+# -- Socket ----------------------------------------------------------------------------
+bind = _server.bind
+
+# -- Workers: threads serve requests; processes isolate crashes ---------------------------
+worker_class = "gthread"
+workers = _server.workers
+threads = _server.threads
+# A worker silent for this long is killed and replaced.
+timeout = 30
+# SIGTERM: workers drain (SHUTDOWN_DRAIN_SECONDS), then finish in-flight requests.
+graceful_timeout = 60
+keepalive = 5
+
+# -- Logging: to stderr; the access log leaves out query strings --------------------------
+accesslog = "-"
+errorlog = "-"
+loglevel = "info"
+access_log_format = '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(M)sms'
+
+
+# -- Server hooks -------------------------------------------------------------------------
+def on_starting(server):
+    gunicorn_hooks.on_starting(server, MULTIPROC_DIR)
+
+
+def post_worker_init(worker):
+    gunicorn_hooks.post_worker_init(worker)
+
+
+def child_exit(server, worker):
+    gunicorn_hooks.child_exit(server, worker)
+
+
+def on_exit(server):
+    gunicorn_hooks.on_exit(server, MULTIPROC_DIR, MULTIPROC_DIR_CREATED)

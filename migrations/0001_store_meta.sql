@@ -1,0 +1,8 @@
+-- Store-wide counters. config_version rises with every write to tenant state, so
+-- each worker can tell with one cheap read whether its cached views are stale.
+CREATE TABLE store_meta (
+    key   TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
+);
+INSERT INTO store_meta (key, value) VALUES ('config_version', 0);
+INSERT INTO store_meta (key, value) VALUES ('label_rejections', 0);
