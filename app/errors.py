@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Flask, jsonify
+from flask import Flask, Request, jsonify
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
@@ -52,11 +52,13 @@ def _render(error: ApiError):
 def _from_http_exception(exc: HTTPException) -> ApiError:
     status = exc.code or 500
     data = getattr(exc, "data", None)
+    if isinstance(data, dict) and isinstance(data.get("exc"), (ValueError, UnicodeDecodeError)) \
+            and not hasattr(data["exc"], "messages"):
+        # webargs could not decode the JSON body at all.
+        return ApiError(400, "malformed_json")
     if status in (400, 422) and isinstance(data, dict) and "messages" in data:
         # Schema validation from webargs/flask-smorest: name every offending field.
         return ApiError(400, "invalid_body", fields=_flatten_messages(data["messages"]))
-    if status == 400 and "JSON" in (exc.description or ""):
-        return ApiError(400, "malformed_json")
     # Keep protocol headers such as Allow (405) and Retry-After; the body is ours.
     headers = {k: v for k, v in exc.get_headers() if k.lower() != "content-type"}
     return ApiError(status, _HTTP_CODES.get(status, "http_error"), headers=headers)
@@ -72,8 +74,16 @@ def _flatten_messages(messages: Any) -> Any:
     return messages
 
 
+class JsonRequest(Request):
+    """A request whose undecodable JSON body is a ``malformed_json`` error, never a 500."""
+
+    def on_json_loading_failed(self, e: ValueError | None) -> Any:
+        raise ApiError(400, "malformed_json")
+
+
 def register_error_handlers(app: Flask) -> None:
     """Make every 4xx/5xx, from any layer, a JSON body with an ``error`` code."""
+    app.request_class = JsonRequest
 
     @app.errorhandler(ApiError)
     def handle_api_error(error: ApiError):

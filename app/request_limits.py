@@ -8,7 +8,6 @@ from flask import Flask, current_app, request
 from .settings import Settings
 
 
-
 def accepts_uploads(view: Callable) -> Callable:
     """Mark a view as taking file uploads up to MAX_UPLOAD_BYTES instead of MAX_JSON_BYTES."""
     view.accepts_uploads = True
@@ -23,5 +22,3 @@ def init_request_limits(app: Flask, settings: Settings) -> None:
         view = current_app.view_functions.get(request.endpoint or "")
         if not getattr(view, "accepts_uploads", False):
             request.max_content_length = settings.max_json_bytes
-
-

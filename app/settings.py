@@ -192,4 +192,3 @@ def load_server_settings(environ: Mapping[str, str] | None = None) -> ServerSett
     values = {attr: coerce(name, source[name])
               for name, (attr, coerce) in _SERVER_FIELDS.items() if source.get(name)}
     return ServerSettings(**values)
-

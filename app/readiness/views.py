@@ -53,4 +53,3 @@ def readyz_check(query, check: str):
     result = readiness.evaluate_one(check)
     return jsonify({"status": _status(result.ok), "checks": [result.as_dict()]}), \
         200 if result.ok else 503
-

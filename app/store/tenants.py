@@ -127,7 +127,7 @@ class TenantStore:
         return stored, existing is None
 
     def ensure(self, record: TenantRecord, max_labels: int) -> tuple[TenantRecord, bool]:
-        """Register ``record`` if its id is new (subject to the cap); never changes an existing one."""
+        """Register a new id (subject to the cap); an existing tenant is left as it is."""
         existing = self.get(record.tenant_id)
         if existing is not None:
             return existing, False
@@ -137,9 +137,9 @@ class TenantStore:
                             (record.tenant_id,)).fetchone() is None:
                 self._admit(conn, max_labels)
                 conn.execute(
-                    f"INSERT INTO tenants ({_COLUMNS}) VALUES (?, ?, ?, ?, '[]', '{{}}', '{{}}', ?, ?)",
+                    f"INSERT INTO tenants ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (record.tenant_id, record.data_dir, record.uploads_dir, int(record.enabled),
-                     now, now))
+                     "[]", "{}", "{}", now, now))
                 bump_version(conn)
                 created = True
             else:

@@ -1,0 +1,33 @@
+"""Shared fixtures: an app on a private store and data root, its client and CLI runner."""
+from __future__ import annotations
+
+import pytest
+
+from app import create_app
+
+
+@pytest.fixture
+def settings_overrides():
+    """Override in a test module (or via indirect parametrize) to change settings."""
+    return {}
+
+
+@pytest.fixture
+def app(tmp_path, settings_overrides, monkeypatch):
+    for name in ("TENANT_ADMIN_KEY", "TENANT_API_KEY", "TENANT_DB_URL",
+                 "PROMETHEUS_MULTIPROC_DIR", "CHAOS_ENABLED"):
+        monkeypatch.delenv(name, raising=False)
+    config = {
+        "TESTING": True,
+        "TENANT_DB_PATH": str(tmp_path / "store" / "tenants.sqlite3"),
+        "TENANT_DATA_ROOT": str(tmp_path / "tenants"),
+    }
+    config.update(settings_overrides)
+    app = create_app(config)
+    yield app
+    app.extensions["tenantgate.store"].close()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()

@@ -1,0 +1,121 @@
+"""Start a real gunicorn (Tenantgate's own config) on a free 127.0.0.1 port, for tests."""
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator, Mapping
+
+import requests
+
+ROOT = Path(__file__).resolve().parents[2]
+GUNICORN = Path(sys.executable).with_name("gunicorn")
+START_TIMEOUT = 30.0
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Server:
+    def __init__(self, process: subprocess.Popen, port: int, log_path: Path):
+        self.process = process
+        self.port = port
+        self.base = f"http://127.0.0.1:{port}"
+        self.log_path = log_path
+        self.session = requests.Session()
+
+    def url(self, path: str) -> str:
+        return self.base + path
+
+    def get(self, path: str, **kwargs) -> requests.Response:
+        return requests.get(self.url(path), timeout=10, **kwargs)
+
+    def post(self, path: str, **kwargs) -> requests.Response:
+        return requests.post(self.url(path), timeout=10, **kwargs)
+
+    def put(self, path: str, **kwargs) -> requests.Response:
+        return requests.put(self.url(path), timeout=10, **kwargs)
+
+    def delete(self, path: str, **kwargs) -> requests.Response:
+        return requests.delete(self.url(path), timeout=10, **kwargs)
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def worker_pids(self) -> list[int]:
+        """The master's live children (the workers)."""
+        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
+        return [int(p) for p in children.read_text().split()] if children.exists() else []
+
+    def wait_ready(self, timeout: float = START_TIMEOUT) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"gunicorn exited with {self.process.returncode}:\n{self.log()}")
+            try:
+                if requests.get(self.url("/healthz"), timeout=1).status_code == 200:
+                    return
+            except requests.ConnectionError:
+                pass
+            time.sleep(0.05)
+        raise RuntimeError(f"gunicorn did not answer within {timeout}s:\n{self.log()}")
+
+    def stop(self, sig: int = signal.SIGINT, timeout: float = 30.0) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+        return self.process.returncode
+
+
+def start_server(tmp_path: Path, env: Mapping[str, str] | None = None, workers: int = 2,
+                 threads: int = 8, wait: bool = True) -> Server:
+    port = free_port()
+    full_env = {
+        k: v for k, v in os.environ.items()
+        if not k.startswith(("TENANT", "GLOBAL_LIMIT_", "PROMETHEUS_MULTIPROC_DIR"))
+    }
+    full_env.update({
+        "BIND": f"127.0.0.1:{port}",
+        "WEB_CONCURRENCY": str(workers),
+        "GUNICORN_THREADS": str(threads),
+        "TENANT_DB_PATH": str(tmp_path / "store" / "tenants.sqlite3"),
+        "TENANT_DATA_ROOT": str(tmp_path / "tenants"),
+        "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / f"metrics-{port}"),
+        "SHUTDOWN_DRAIN_SECONDS": "0",
+    })
+    full_env.update(env or {})
+    log_path = tmp_path / f"gunicorn-{port}.log"
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            [str(GUNICORN), "-c", str(ROOT / "config" / "gunicorn.conf.py"), "wsgi:app"],
+            cwd=ROOT, env=full_env, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True)
+    server = Server(process, port, log_path)
+    if wait:
+        try:
+            server.wait_ready()
+        except RuntimeError:
+            server.stop(signal.SIGKILL)
+            raise
+    return server
+
+
+@contextmanager
+def running_server(tmp_path: Path, **kwargs) -> Iterator[Server]:
+    server = start_server(tmp_path, **kwargs)
+    try:
+        yield server
+    finally:
+        server.stop()
