@@ -1,6 +1,7 @@
 """One error path: raise ``ApiError`` anywhere; one handler renders ``{"error": code, ...}``."""
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
@@ -52,8 +53,7 @@ def _render(error: ApiError):
 def _from_http_exception(exc: HTTPException) -> ApiError:
     status = exc.code or 500
     data = getattr(exc, "data", None)
-    if isinstance(data, dict) and isinstance(data.get("exc"), (ValueError, UnicodeDecodeError)) \
-            and not hasattr(data["exc"], "messages"):
+    if isinstance(getattr(exc, "exc", None), (json.JSONDecodeError, UnicodeDecodeError)):
         # webargs could not decode the JSON body at all.
         return ApiError(400, "malformed_json")
     if status in (400, 422) and isinstance(data, dict) and "messages" in data:

@@ -4,17 +4,22 @@ from __future__ import annotations
 from flask import Flask
 from prometheus_client import CollectorRegistry
 
+from ..settings import Settings
+from ..store import Store
+
 from .definitions import Metrics
 from .exposition import bp
 from .http import init_http_metrics
+from .store_collector import StoreCollector
 
-__all__ = ["Metrics", "bp", "init_app"]
+__all__ = ["Metrics", "StoreCollector", "bp", "init_app"]
 
 
-def init_app(app: Flask) -> Metrics:
+def init_app(app: Flask, store: Store, settings: Settings) -> Metrics:
     registry = CollectorRegistry(auto_describe=True)
     metrics = Metrics(registry)
     init_http_metrics(app, registry)
     app.extensions["tenantgate.metrics"] = metrics
-    app.extensions.setdefault("tenantgate.scrape_collectors", [])
+    app.extensions["tenantgate.store_collector"] = collector = StoreCollector(store, settings)
+    app.extensions["tenantgate.scrape_collectors"] = [collector]
     return metrics

@@ -7,9 +7,9 @@ from ..settings import Settings, SettingsError
 from .database import SQLiteDatabase
 from .errors import StoreUnavailable
 from .migrations import migrate
-from .tenants import HostTaken, LabelCapReached, TenantRecord, TenantStore
+from .tenants import DirectoryTaken, HostTaken, LabelCapReached, TenantRecord, TenantStore
 
-__all__ = ["Store", "StoreUnavailable", "HostTaken", "LabelCapReached", "TenantRecord",
+__all__ = ["Store", "DirectoryTaken", "StoreUnavailable", "HostTaken", "LabelCapReached", "TenantRecord",
            "TenantStore", "get_store", "init_app", "open_store"]
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 from .database import SQLiteDatabase
@@ -27,6 +28,15 @@ class HostTaken(Exception):
     def __init__(self, host: str, tenant_id: str):
         super().__init__(f"host {host} belongs to tenant {tenant_id}")
         self.host = host
+        self.tenant_id = tenant_id
+
+
+class DirectoryTaken(Exception):
+    """A directory is, contains, or lies inside another tenant's directory."""
+
+    def __init__(self, field: str, tenant_id: str):
+        super().__init__(f"{field} overlaps a directory of tenant {tenant_id}")
+        self.field = field
         self.tenant_id = tenant_id
 
 
@@ -108,6 +118,7 @@ class TenantStore:
             if existing is None:
                 self._admit(conn, max_labels)
             self._check_hosts(conn, record)
+            self._check_directories(conn, record)
             created_at = existing["created_at"] if existing else now
             conn.execute(
                 f"INSERT INTO tenants ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
@@ -181,3 +192,18 @@ class TenantStore:
                                (host,)).fetchone()
             if row and row[0] != record.tenant_id:
                 raise HostTaken(host, row[0])
+
+    def _check_directories(self, conn, record: TenantRecord) -> None:
+        # Isolation: no tenant may see into another tenant's directories.
+        others = conn.execute("SELECT tenant_id, data_dir, uploads_dir FROM tenants "
+                              "WHERE tenant_id != ?", (record.tenant_id,)).fetchall()
+        for field_name in ("data_dir", "uploads_dir"):
+            mine = getattr(record, field_name)
+            for other in others:
+                if _overlaps(mine, other["data_dir"]) or _overlaps(mine, other["uploads_dir"]):
+                    raise DirectoryTaken(field_name, other["tenant_id"])
+
+
+def _overlaps(a: str, b: str) -> bool:
+    pa, pb = Path(a), Path(b)
+    return pa == pb or pa.is_relative_to(pb) or pb.is_relative_to(pa)

@@ -1,0 +1,135 @@
+"""``flask --app wsgi tenants ...``: the admin operations, working directly on the store."""
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+from flask import current_app
+from flask.cli import AppGroup
+from marshmallow import ValidationError
+
+from ..errors import ApiError
+from ..store import StoreUnavailable, get_store
+from ..tenants.ids import check_tenant_id
+from ..tenants.registration import put_tenant
+from .schemas import TenantPutSchema
+from .table import print_tenant_table
+
+tenants_cli = AppGroup("tenants", help="Manage tenants in the tenant store.")
+
+
+def _fail(message: str) -> None:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(1)
+
+
+def _tenant_arg(tenant: str) -> str:
+    try:
+        return check_tenant_id(tenant)
+    except ApiError:
+        _fail(f"invalid tenant id {tenant!r} (a DNS label: a-z, 0-9 and '-')")
+    raise AssertionError("unreachable")
+
+
+def _describe(error: ApiError) -> str:
+    details = ", ".join(f"{k}={json.dumps(v)}" for k, v in error.extra.items())
+    return error.code + (f" ({details})" if details else "")
+
+
+def _run(action):
+    try:
+        return action()
+    except StoreUnavailable as exc:
+        _fail(f"store unavailable: {exc}")
+    except ApiError as exc:
+        _fail(_describe(exc))
+
+
+@tenants_cli.command("list")
+def list_tenants():
+    """List every tenant."""
+    records = _run(lambda: get_store().tenants.list())
+    print_tenant_table([r.as_dict() for r in records])
+
+
+@tenants_cli.command("show")
+@click.argument("tenant")
+def show(tenant):
+    """Show one tenant as JSON."""
+    tenant = _tenant_arg(tenant)
+    record = _run(lambda: get_store().tenants.get(tenant))
+    if record is None:
+        _fail(f"unknown tenant {tenant}")
+    click.echo(json.dumps(record.as_dict(), indent=2, sort_keys=True))
+
+
+@tenants_cli.command("put")
+@click.argument("tenant")
+@click.option("--data-dir", help="Default: TENANT_DATA_ROOT/<tenant>/data")
+@click.option("--uploads-dir", help="Default: TENANT_DATA_ROOT/<tenant>/uploads")
+@click.option("--enabled/--disabled", default=True, show_default=True)
+@click.option("--host", "hosts", multiple=True, help="Host name served by this tenant (repeat)")
+@click.option("--limit", "limits", multiple=True, metavar="NAME=N",
+              help="Concurrency limit override (repeat)")
+@click.option("--extra", default="{}", metavar="JSON", help="Free-form JSON object")
+def put(tenant, data_dir, uploads_dir, enabled, hosts, limits, extra):
+    """Create or replace a tenant (omitted options take their defaults)."""
+    tenant = _tenant_arg(tenant)
+    body = {"enabled": enabled, "hosts": list(hosts), "limits": _limits(limits),
+            "extra": _json_object(extra)}
+    if data_dir:
+        body["data_dir"] = data_dir
+    if uploads_dir:
+        body["uploads_dir"] = uploads_dir
+    try:
+        body = TenantPutSchema().load(body)
+    except ValidationError as exc:
+        _fail(f"invalid options: {json.dumps(exc.messages, sort_keys=True)}")
+    settings = current_app.extensions["tenantgate.settings"]
+    record, created = _run(lambda: put_tenant(get_store(), settings, tenant, body))
+    click.echo(f"{'created' if created else 'updated'} tenant {tenant}")
+    click.echo(json.dumps(record.as_dict(), indent=2, sort_keys=True))
+
+
+@tenants_cli.command("disable")
+@click.argument("tenant")
+def disable(tenant):
+    """Disable a tenant (its record and label stay)."""
+    tenant = _tenant_arg(tenant)
+    if _run(lambda: get_store().tenants.disable(tenant)) is None:
+        _fail(f"unknown tenant {tenant}")
+    click.echo(f"disabled tenant {tenant}")
+
+
+@tenants_cli.command("purge")
+@click.argument("tenant")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation")
+def purge(tenant, yes):
+    """Remove a tenant's record, freeing its label (its files stay on disk)."""
+    tenant = _tenant_arg(tenant)
+    if not yes and not click.confirm(f"Purge tenant {tenant}?", default=False):
+        _fail("not confirmed; nothing changed")
+    if not _run(lambda: get_store().tenants.purge(tenant)):
+        _fail(f"unknown tenant {tenant}")
+    click.echo(f"purged tenant {tenant}")
+
+
+def _limits(pairs) -> dict:
+    limits = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not value.strip().isdigit():
+            _fail(f"--limit takes NAME=N with N a positive integer, got {pair!r}")
+        limits[name.strip()] = int(value)
+    return limits
+
+
+def _json_object(text: str) -> dict:
+    try:
+        value = json.loads(text)
+    except ValueError:
+        _fail("--extra must be a JSON object")
+    if not isinstance(value, dict):
+        _fail("--extra must be a JSON object")
+    return value

@@ -1,0 +1,149 @@
+"""``tenantgate-admin``: manage tenants of a running server over HTTP (/admin/tenants).
+
+The key comes from TENANT_ADMIN_KEY (the first, if several) or --key; it is sent
+only in the X-Admin-Key header and never printed.
+"""
+from __future__ import annotations
+
+import json
+import sys
+import urllib.error
+import urllib.request
+
+import click
+
+from .table import print_tenant_table
+
+
+class Client:
+    def __init__(self, url: str, key: str, timeout: float = 10.0):
+        self.url = url.rstrip("/")
+        self.key = key
+        self.timeout = timeout
+
+    def call(self, method: str, path: str, body: dict | None = None) -> tuple[int, dict]:
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(self.url + path, data=data, method=method)
+        request.add_header("X-Admin-Key", self.key)
+        request.add_header("Accept", "application/json")
+        if data is not None:
+            request.add_header("Content-Type", "application/json")
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                return response.status, json.loads(response.read() or b"{}")
+        except urllib.error.HTTPError as exc:
+            try:
+                return exc.code, json.loads(exc.read() or b"{}")
+            except ValueError:
+                return exc.code, {"error": f"HTTP {exc.code}"}
+
+
+def _done(status: int, body: dict, ok_message: str | None = None) -> None:
+    if status >= 400:
+        details = {k: v for k, v in body.items() if k != "error"}
+        suffix = f" {json.dumps(details, sort_keys=True)}" if details else ""
+        click.echo(f"error: HTTP {status} {body.get('error', 'unknown')}{suffix}", err=True)
+        sys.exit(1)
+    if ok_message:
+        click.echo(ok_message)
+
+
+@click.group()
+@click.option("--url", envvar="TENANTGATE_URL", default="http://127.0.0.1:8000",
+              show_default=True, help="Server base URL (env TENANTGATE_URL)")
+@click.option("--key", envvar="TENANT_ADMIN_KEY", required=True, show_envvar=True,
+              help="Admin key (env TENANT_ADMIN_KEY; the first of a comma-separated list)")
+@click.pass_context
+def main(ctx, url, key):
+    """Manage the tenants of a running Tenantgate server."""
+    ctx.obj = Client(url, key.split(",")[0].strip())
+
+
+def _call(ctx, method, path, body=None):
+    try:
+        return ctx.obj.call(method, path, body)
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        click.echo(f"error: cannot reach {ctx.obj.url}: {reason}", err=True)
+        sys.exit(1)
+
+
+@main.command("list")
+@click.pass_context
+def list_tenants(ctx):
+    """List every tenant."""
+    status, body = _call(ctx, "GET", "/admin/tenants")
+    _done(status, body)
+    print_tenant_table(body["tenants"])
+
+
+@main.command()
+@click.argument("tenant")
+@click.pass_context
+def show(ctx, tenant):
+    """Show one tenant as JSON."""
+    status, body = _call(ctx, "GET", f"/admin/tenants/{tenant}")
+    _done(status, body)
+    click.echo(json.dumps(body, indent=2, sort_keys=True))
+
+
+@main.command()
+@click.argument("tenant")
+@click.option("--data-dir")
+@click.option("--uploads-dir")
+@click.option("--enabled/--disabled", default=True, show_default=True)
+@click.option("--host", "hosts", multiple=True)
+@click.option("--limit", "limits", multiple=True, metavar="NAME=N")
+@click.option("--extra", default=None, metavar="JSON")
+@click.pass_context
+def put(ctx, tenant, data_dir, uploads_dir, enabled, hosts, limits, extra):
+    """Create or replace a tenant."""
+    body: dict = {"enabled": enabled, "hosts": list(hosts)}
+    if data_dir:
+        body["data_dir"] = data_dir
+    if uploads_dir:
+        body["uploads_dir"] = uploads_dir
+    if limits:
+        try:
+            body["limits"] = {n: int(v) for n, _, v in (p.partition("=") for p in limits)}
+        except ValueError:
+            raise click.BadParameter("NAME=N with N an integer", param_hint="--limit")
+    if extra is not None:
+        try:
+            body["extra"] = json.loads(extra)
+        except ValueError:
+            raise click.BadParameter("must be JSON", param_hint="--extra")
+    status, answer = _call(ctx, "PUT", f"/admin/tenants/{tenant}", body)
+    _done(status, answer, f"{'created' if status == 201 else 'updated'} tenant {tenant}")
+
+
+@main.command()
+@click.argument("tenant")
+@click.pass_context
+def disable(ctx, tenant):
+    """Disable and unload a tenant."""
+    status, body = _call(ctx, "DELETE", f"/admin/tenants/{tenant}")
+    _done(status, body, f"disabled tenant {tenant}")
+
+
+@main.command()
+@click.argument("tenant")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation")
+@click.pass_context
+def purge(ctx, tenant, yes):
+    """Remove a tenant's record, freeing its label."""
+    if not yes and not click.confirm(f"Purge tenant {tenant}?", default=False):
+        click.echo("error: not confirmed; nothing changed", err=True)
+        sys.exit(1)
+    status, body = _call(ctx, "DELETE", f"/admin/tenants/{tenant}?purge=1")
+    _done(status, body, f"purged tenant {tenant}")
+
+
+@main.command()
+@click.argument("tenant")
+@click.pass_context
+def recheck(ctx, tenant):
+    """Run the tenant's validator now and show its health."""
+    status, body = _call(ctx, "POST", f"/admin/tenants/{tenant}/recheck")
+    _done(status, body)
+    click.echo(json.dumps(body.get("health", body), indent=2, sort_keys=True))

@@ -1,0 +1,86 @@
+"""Shapes of the admin API: what PUT accepts and what the tenant endpoints answer."""
+from __future__ import annotations
+
+import re
+
+from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates
+
+from ..tenants.hosts import normalize_host
+
+LIMIT_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+
+
+class StrictBoolean(fields.Boolean):
+    """JSON true/false only: "yes", 1 or "true" are refused, not guessed at."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, bool):
+            raise ValidationError("Must be true or false.")
+        return value
+
+
+class HostName(fields.String):
+    def _deserialize(self, value, attr, data, **kwargs):
+        host = normalize_host(super()._deserialize(value, attr, data, **kwargs))
+        if host is None:
+            raise ValidationError("Not a valid host name.")
+        return host
+
+
+class TenantPutSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    data_dir = fields.String(validate=validate.Length(min=1, max=4096), metadata={
+        "description": "Absolute or relative to TENANT_DATA_ROOT; must stay inside it. "
+                       "Default: TENANT_DATA_ROOT/<tenant>/data"})
+    uploads_dir = fields.String(validate=validate.Length(min=1, max=4096), metadata={
+        "description": "Default: TENANT_DATA_ROOT/<tenant>/uploads"})
+    enabled = StrictBoolean(load_default=True)
+    hosts = fields.List(HostName(), validate=validate.Length(max=32), load_default=list)
+    limits = fields.Dict(keys=fields.String(validate=validate.Regexp(LIMIT_NAME)),
+                         values=fields.Integer(strict=True, validate=validate.Range(min=1)),
+                         load_default=dict)
+    extra = fields.Dict(keys=fields.String(), load_default=dict)
+
+    @validates("hosts")
+    def unique_hosts(self, hosts, **kwargs):
+        if len(set(hosts)) != len(hosts):
+            raise ValidationError("Hosts must be unique.")
+
+
+class HealthSchema(Schema):
+    state = fields.String(metadata={"enum": ["pending", "healthy", "unverified", "disabled"]})
+    reason = fields.String(allow_none=True)
+    last_checked_at = fields.String(allow_none=True)
+
+
+class TenantSchema(Schema):
+    tenant_id = fields.String(required=True)
+    data_dir = fields.String(required=True)
+    uploads_dir = fields.String(required=True)
+    enabled = fields.Boolean(required=True)
+    hosts = fields.List(fields.String())
+    limits = fields.Dict(keys=fields.String(), values=fields.Integer())
+    extra = fields.Dict()
+    created_at = fields.String()
+    updated_at = fields.String()
+    health = fields.Nested(HealthSchema)
+
+
+class TenantListSchema(Schema):
+    tenants = fields.List(fields.Nested(TenantSchema))
+
+
+class DeleteQuerySchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    purge = fields.Boolean(load_default=False)
+
+
+class DeletedSchema(Schema):
+    tenant_id = fields.String(required=True)
+    enabled = fields.Boolean(required=True)
+    purged = fields.Boolean(required=True, metadata={
+        "description": "true: the record is gone and its label is free"})

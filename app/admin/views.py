@@ -1,0 +1,98 @@
+"""/admin/tenants: operators manage tenants at runtime (contract sec. 7)."""
+from __future__ import annotations
+
+from flask import current_app
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from ..api_keys import require_key
+from ..errors import ApiError
+from ..store import get_store
+from ..tenants.ids import check_tenant_id
+from ..tenants.registration import put_tenant
+from .schemas import DeleteQuerySchema, DeletedSchema, TenantListSchema, TenantPutSchema, \
+    TenantSchema
+
+blp = Blueprint("admin", __name__, url_prefix="/admin",
+                description="Tenant administration (header X-Admin-Key)")
+
+
+def _settings():
+    return current_app.extensions["tenantgate.settings"]
+
+
+@blp.before_request
+def authenticate():
+    require_key("X-Admin-Key", _settings().admin_keys)
+
+
+@blp.url_value_preprocessor
+def validate_tenant(endpoint, values):
+    if values and "tenant" in values:
+        check_tenant_id(values["tenant"])
+
+
+def _view(record) -> dict:
+    return record.as_dict()
+
+
+def _get_or_404(tenant: str):
+    record = get_store().tenants.get(tenant)
+    if record is None:
+        raise ApiError(404, "unknown_tenant")
+    return record
+
+
+@blp.route("/tenants")
+class Tenants(MethodView):
+    @blp.response(200, TenantListSchema)
+    @blp.alt_response(401, response="UNAUTHORIZED")
+    def get(self):
+        """List every tenant."""
+        return {"tenants": [_view(r) for r in get_store().tenants.list()]}
+
+
+@blp.route("/tenants/<tenant>")
+class Tenant(MethodView):
+    @blp.response(200, TenantSchema)
+    @blp.alt_response(400, response="BAD_REQUEST")
+    @blp.alt_response(401, response="UNAUTHORIZED")
+    @blp.alt_response(404, response="NOT_FOUND")
+    def get(self, tenant):
+        """One tenant."""
+        return _view(_get_or_404(tenant))
+
+    @blp.arguments(TenantPutSchema, error_status_code=400)
+    @blp.response(200, TenantSchema, description="Updated")
+    @blp.alt_response(201, schema=TenantSchema, description="Created")
+    @blp.alt_response(401, response="UNAUTHORIZED")
+    @blp.alt_response(409, response="CONFLICT")
+    @blp.alt_response(429, response="TOO_MANY_REQUESTS")
+    def put(self, body, tenant):
+        """Create (201) or replace (200) a tenant; omitted fields take their defaults."""
+        record, created = put_tenant(get_store(), _settings(), tenant, body)
+        return _view(record), 201 if created else 200
+
+    @blp.arguments(DeleteQuerySchema, location="query", error_status_code=400)
+    @blp.response(200, DeletedSchema)
+    @blp.alt_response(401, response="UNAUTHORIZED")
+    @blp.alt_response(404, response="NOT_FOUND")
+    def delete(self, query, tenant):
+        """Disable and unload a tenant; ``?purge=1`` also removes its record, freeing its label."""
+        store = get_store()
+        _get_or_404(tenant)
+        if query["purge"]:
+            store.tenants.purge(tenant)
+        else:
+            store.tenants.disable(tenant)
+        return {"tenant_id": tenant, "enabled": False, "purged": query["purge"]}
+
+
+@blp.route("/tenants/<tenant>/recheck")
+class Recheck(MethodView):
+    @blp.response(200, TenantSchema)
+    @blp.alt_response(401, response="UNAUTHORIZED")
+    @blp.alt_response(404, response="NOT_FOUND")
+    def post(self, tenant):
+        """Run the tenant's validator now and answer its health."""
+        return _view(_get_or_404(tenant))

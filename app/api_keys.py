@@ -1,0 +1,33 @@
+"""API keys: compared in constant time against every configured key; never logged."""
+from __future__ import annotations
+
+import hmac
+
+from flask import request
+
+from .errors import ApiError
+
+
+def key_matches(presented: str | None, accepted: tuple[str, ...]) -> bool:
+    """True when ``presented`` equals one of ``accepted``.
+
+    Every configured key is compared (no early exit), each with hmac.compare_digest,
+    so timing reveals neither which key matched nor how much of one did. No key
+    configured means nothing matches: the surface fails closed.
+    """
+    if not presented or not accepted:
+        return False
+    candidate = presented.encode("utf-8", "surrogateescape")
+    matched = False
+    for key in accepted:
+        matched |= hmac.compare_digest(candidate, key.encode("utf-8"))
+    return matched
+
+
+def require_key(header: str, accepted: tuple[str, ...]) -> None:
+    """Refuse the request with 401 unless ``header`` carries an accepted key.
+
+    Only the header counts: a key in the query string would end up in access logs.
+    """
+    if not key_matches(request.headers.get(header), accepted):
+        raise ApiError(401, "unauthorized")

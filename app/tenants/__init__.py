@@ -1,0 +1,1 @@
+"""Tenants concern: identifiers, host names, directories, and registration under the label cap."""

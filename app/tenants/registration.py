@@ -1,0 +1,70 @@
+"""Creating and changing tenants: one path for the admin API, set_ready and the CLI.
+
+Every creation goes through the store's atomic cap; every refusal by the cap is
+counted in ``tenant_label_rejections_total``, wherever it came from.
+"""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any, Mapping
+
+from ..errors import ApiError
+from ..settings import Settings
+from ..store import DirectoryTaken, HostTaken, LabelCapReached, Store, TenantRecord
+from .paths import data_root, resolve_inside
+
+log = logging.getLogger(__name__)
+
+
+def build_record(settings: Settings, tenant_id: str, body: Mapping[str, Any]) -> TenantRecord:
+    """A complete record from a (validated) PUT body; omitted fields take their defaults."""
+    root = data_root(settings.data_root)
+    data_dir = resolve_inside(root, body.get("data_dir"), root / tenant_id / "data", "data_dir")
+    uploads_dir = resolve_inside(root, body.get("uploads_dir"), root / tenant_id / "uploads",
+                                 "uploads_dir")
+    return TenantRecord(
+        tenant_id=tenant_id, data_dir=str(data_dir), uploads_dir=str(uploads_dir),
+        enabled=body.get("enabled", True), hosts=list(body.get("hosts", [])),
+        limits=dict(body.get("limits", {})), extra=dict(body.get("extra", {})))
+
+
+def put_tenant(store: Store, settings: Settings, tenant_id: str,
+               body: Mapping[str, Any]) -> tuple[TenantRecord, bool]:
+    """Create or replace a tenant; returns (record, created)."""
+    record = build_record(settings, tenant_id, body)
+    try:
+        stored, created = store.tenants.upsert(record, settings.max_tenant_labels)
+    except LabelCapReached as exc:
+        raise _refused(store, exc) from None
+    except HostTaken as exc:
+        raise ApiError(409, "host_taken", host=exc.host) from None
+    except DirectoryTaken as exc:
+        raise ApiError(409, "directory_in_use", field=exc.field) from None
+    make_directories(stored)
+    return stored, created
+
+
+def ensure_tenant(store: Store, settings: Settings, tenant_id: str) -> tuple[TenantRecord, bool]:
+    """Register ``tenant_id`` with defaults if it is new (subject to the cap)."""
+    record = build_record(settings, tenant_id, {})
+    try:
+        return store.tenants.ensure(record, settings.max_tenant_labels)
+    except LabelCapReached as exc:
+        raise _refused(store, exc) from None
+    except DirectoryTaken as exc:
+        raise ApiError(409, "directory_in_use", field=exc.field) from None
+
+
+def make_directories(record: TenantRecord) -> None:
+    for path in (record.data_dir, record.uploads_dir):
+        try:
+            Path(path).mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            # The record stands; the tenant's runtime reports the directory when it is built.
+            log.warning("tenant %s: cannot create %s: %s", record.tenant_id, path, exc.strerror)
+
+
+def _refused(store: Store, exc: LabelCapReached) -> ApiError:
+    store.tenants.record_label_rejection()
+    return ApiError(429, "label_cardinality_limit", limit=exc.limit)
