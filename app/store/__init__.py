@@ -9,8 +9,8 @@ from .errors import StoreUnavailable
 from .migrations import migrate
 from .tenants import DirectoryTaken, HostTaken, LabelCapReached, TenantRecord, TenantStore
 
-__all__ = ["Store", "DirectoryTaken", "StoreUnavailable", "HostTaken", "LabelCapReached", "TenantRecord",
-           "TenantStore", "get_store", "init_app", "open_store"]
+__all__ = ["Store", "DirectoryTaken", "StoreUnavailable", "HostTaken", "LabelCapReached",
+           "TenantRecord", "TenantStore", "get_store", "init_app", "open_store"]
 
 
 class Store:

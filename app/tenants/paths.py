@@ -25,4 +25,3 @@ def resolve_inside(root: Path, value: str | None, default: Path, field: str) -> 
     if resolved == root or not resolved.is_relative_to(root):
         raise ApiError(400, "path_outside_data_root", field=field)
     return resolved
-
