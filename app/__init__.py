@@ -5,7 +5,7 @@ from typing import Any, Mapping
 
 from flask import Flask
 
-from . import admin, metrics, readiness, store
+from . import admin, metrics, readiness, store, tenant_readiness
 from .errors import register_error_handlers
 from .openapi import init_api
 from .request_limits import init_request_limits
@@ -22,10 +22,13 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     the_store = store.init_app(app, settings)
     the_metrics = metrics.init_app(app, the_store, settings)
-    readiness.init_app(app, the_store, the_metrics)
+    global_readiness = readiness.init_app(app, the_store, the_metrics)
+    tenant_readiness.init_app(app, the_store, settings, global_readiness,
+                              app.extensions["tenantgate.store_collector"])
 
     api = init_api(app)
     api.register_blueprint(readiness.blp)
+    api.register_blueprint(tenant_readiness.blp)
     api.register_blueprint(admin.blp)
     app.cli.add_command(admin.tenants_cli)
     app.register_blueprint(metrics.bp)

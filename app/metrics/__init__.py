@@ -20,6 +20,7 @@ def init_app(app: Flask, store: Store, settings: Settings) -> Metrics:
     metrics = Metrics(registry)
     init_http_metrics(app, registry)
     app.extensions["tenantgate.metrics"] = metrics
-    app.extensions["tenantgate.store_collector"] = collector = StoreCollector(store, settings)
+    collector = StoreCollector(store, settings)
+    app.extensions["tenantgate.store_collector"] = collector
     app.extensions["tenantgate.scrape_collectors"] = [collector]
     return metrics

@@ -7,6 +7,7 @@ from ..settings import Settings, SettingsError
 from .database import SQLiteDatabase
 from .errors import StoreUnavailable
 from .migrations import migrate
+from .readiness import ReadinessStore
 from .tenants import DirectoryTaken, HostTaken, LabelCapReached, TenantRecord, TenantStore
 
 __all__ = ["Store", "DirectoryTaken", "StoreUnavailable", "HostTaken", "LabelCapReached",
@@ -19,6 +20,7 @@ class Store:
     def __init__(self, db: SQLiteDatabase):
         self.db = db
         self.tenants = TenantStore(db)
+        self.readiness = ReadinessStore(db)
 
     def version(self) -> int:
         """Rises with every change to tenant state; one cheap read per request."""

@@ -6,7 +6,9 @@ from ..settings import TENANT_ID_PATTERN
 
 
 def is_valid_id(value: object) -> bool:
-    return isinstance(value, str) and len(value) <= 63 and bool(TENANT_ID_PATTERN.match(value))
+    # fullmatch: ``$`` in the pattern also matches before a trailing newline ("acme\n").
+    return isinstance(value, str) and len(value) <= 63 \
+        and TENANT_ID_PATTERN.fullmatch(value) is not None
 
 
 def check_tenant_id(value: object) -> str:

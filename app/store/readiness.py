@@ -1,0 +1,91 @@
+"""Tenant readiness state in the store: overrides, observed status, transitions, durations."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .database import SQLiteDatabase
+
+
+@dataclass(frozen=True)
+class ReadinessRow:
+    tenant_id: str
+    enabled: bool
+    ready_override: bool | None
+    health: str
+    status: str | None
+    transitions: int
+
+
+_SELECT = ("SELECT tenant_id, enabled, ready_override, health, readiness_status, "
+           "readiness_transitions FROM tenants")
+
+
+def _row(r) -> ReadinessRow:
+    override = r["ready_override"]
+    return ReadinessRow(r["tenant_id"], bool(r["enabled"]),
+                        None if override is None else bool(override), r["health"],
+                        r["readiness_status"], r["readiness_transitions"])
+
+
+class ReadinessStore:
+    def __init__(self, db: SQLiteDatabase):
+        self.db = db
+
+    def get(self, tenant_id: str) -> ReadinessRow | None:
+        with self.db.read() as conn:
+            row = conn.execute(_SELECT + " WHERE tenant_id = ?", (tenant_id,)).fetchone()
+        return _row(row) if row else None
+
+    def first(self, limit: int) -> list[ReadinessRow]:
+        """The ``limit`` oldest tenants: the ones whose labels metrics may carry."""
+        with self.db.read() as conn:
+            rows = conn.execute(_SELECT + " ORDER BY created_at, tenant_id LIMIT ?",
+                                (limit,)).fetchall()
+        return [_row(r) for r in rows]
+
+    def set_override(self, tenant_id: str, ready: bool | None) -> bool:
+        """Set (or clear, with None) the override; True when the stored value changed."""
+        value = None if ready is None else int(ready)
+        with self.db.write() as conn:
+            cursor = conn.execute(
+                "UPDATE tenants SET ready_override = ? WHERE tenant_id = ? "
+                "AND ready_override IS NOT ?", (value, tenant_id, value))
+            return cursor.rowcount > 0
+
+    def record_status(self, tenant_id: str, seen: str | None, status: str) -> bool:
+        """Store a newly observed effective status; count a transition if it changed.
+
+        Compare-and-set on the previously seen value, so when several workers observe
+        the same change at once, exactly one of them counts it. The first observation
+        of a tenant is not a transition.
+        """
+        with self.db.write() as conn:
+            cursor = conn.execute(
+                "UPDATE tenants SET readiness_status = ?, readiness_transitions = "
+                "readiness_transitions + (CASE WHEN readiness_status IS NULL THEN 0 ELSE 1 END) "
+                "WHERE tenant_id = ? AND readiness_status IS ?", (status, tenant_id, seen))
+            return cursor.rowcount > 0
+
+    def observe_duration(self, tenant_id: str, bucket: int, seconds: float) -> None:
+        with self.db.write() as conn:
+            if conn.execute("SELECT 1 FROM tenants WHERE tenant_id = ?",
+                            (tenant_id,)).fetchone() is None:
+                return  # purged meanwhile: its series must not come back
+            conn.executemany(
+                "INSERT INTO tenant_readiness_durations (tenant_id, bucket, value) "
+                "VALUES (?, ?, ?) ON CONFLICT (tenant_id, bucket) "
+                "DO UPDATE SET value = value + excluded.value",
+                [(tenant_id, bucket, 1.0), (tenant_id, -1, seconds)])
+
+    def durations(self, tenant_ids: list[str]) -> dict[str, dict[int, float]]:
+        if not tenant_ids:
+            return {}
+        marks = ",".join("?" * len(tenant_ids))
+        with self.db.read() as conn:
+            rows = conn.execute(
+                "SELECT tenant_id, bucket, value FROM tenant_readiness_durations "
+                f"WHERE tenant_id IN ({marks})", tenant_ids).fetchall()
+        found: dict[str, dict[int, float]] = {}
+        for r in rows:
+            found.setdefault(r["tenant_id"], {})[r["bucket"]] = r["value"]
+        return found

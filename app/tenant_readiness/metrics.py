@@ -1,0 +1,54 @@
+"""Tenant readiness metrics, rendered from the store at every scrape."""
+from __future__ import annotations
+
+from typing import Iterable
+
+from prometheus_client.core import (CounterMetricFamily, GaugeMetricFamily,
+                                    HistogramMetricFamily, Metric)
+
+from ..settings import Settings
+from ..store import Store
+from .service import DURATION_BUCKETS, TenantReadiness
+
+
+class TenantReadinessFamilies:
+    def __init__(self, store: Store, settings: Settings, service: TenantReadiness):
+        self._store = store
+        self._settings = settings
+        self._service = service
+
+    def __call__(self) -> Iterable[Metric]:
+        # At most MAX_TENANT_LABELS tenants, even if the cap was lowered below the count.
+        rows = self._store.readiness.first(self._settings.max_tenant_labels)
+        statuses = self._service.current(rows)
+        state = GaugeMetricFamily("tenant_readiness_state",
+                                  "Tenant readiness: 1 ready, 0 otherwise", labels=["tenant"])
+        transitions = CounterMetricFamily(
+            "tenant_readiness_transitions",
+            "Changes of a tenant's effective readiness status", labels=["tenant"])
+        for row, status in zip(rows, statuses):
+            state.add_metric([row.tenant_id], 1 if status.ready else 0)
+            # The status just recorded may have added one transition to the stored count.
+            transitions.add_metric([row.tenant_id], row.transitions + _new_transition(row, status))
+        yield state
+        yield transitions
+        if self._settings.tenant_readiness_histogram:
+            yield self._durations([row.tenant_id for row in rows])
+
+    def _durations(self, tenant_ids: list[str]) -> Metric:
+        family = HistogramMetricFamily(
+            "tenant_readiness_check_duration_seconds",
+            "Time to resolve a tenant's readiness", labels=["tenant"])
+        for tenant, values in self._store.readiness.durations(tenant_ids).items():
+            cumulative, buckets = 0.0, []
+            for index, bound in enumerate(DURATION_BUCKETS):
+                cumulative += values.get(index, 0.0)
+                buckets.append((repr(float(bound)), cumulative))
+            cumulative += values.get(len(DURATION_BUCKETS), 0.0)
+            buckets.append(("+Inf", cumulative))
+            family.add_metric([tenant], buckets, values.get(-1, 0.0))
+        return family
+
+
+def _new_transition(row, status) -> int:
+    return 1 if row.status is not None and row.status != status.status else 0

@@ -1,0 +1,51 @@
+"""/tenant/<t>/readyz and /tenant/<t>/set_ready (contract sec. 4)."""
+from __future__ import annotations
+
+from flask import current_app, jsonify, request
+from flask_smorest import Blueprint
+
+from ..api_keys import require_key
+from ..tenants.ids import check_tenant_id
+from .schemas import SetReadyResultSchema, SetReadySchema, TenantStatusSchema
+
+blp = Blueprint("tenant_readiness", __name__, url_prefix="/tenant",
+                description="Per-tenant readiness, isolated from global readiness")
+
+
+def _service():
+    return current_app.extensions["tenantgate.tenant_readiness"]
+
+
+@blp.url_value_preprocessor
+def validate_tenant(endpoint, values):
+    if values and "tenant" in values:
+        check_tenant_id(values["tenant"])
+
+
+@blp.route("/<tenant>/readyz")
+@blp.response(200, TenantStatusSchema)
+@blp.alt_response(503, schema=TenantStatusSchema, description="Not ready, or error")
+@blp.alt_response(404, schema=TenantStatusSchema, description="Unknown tenant")
+@blp.alt_response(400, response="BAD_REQUEST")
+def readyz(tenant):
+    """This tenant's readiness; never touches global readiness."""
+    status = _service().readyz(tenant)
+    code = 200 if status.ready else 404 if status.reason == "unknown_tenant" else 503
+    return jsonify(status.as_dict()), code
+
+
+@blp.route("/<tenant>/set_ready", methods=["POST"])
+@blp.arguments(SetReadySchema, error_status_code=400)
+@blp.response(200, SetReadyResultSchema)
+@blp.alt_response(401, response="UNAUTHORIZED")
+@blp.alt_response(429, response="TOO_MANY_REQUESTS")
+def set_ready(body, tenant):
+    """Set or clear this tenant's readiness override (header X-API-Key)."""
+    status, changed = _service().set_ready(tenant, body["ready"])
+    return {"tenant": tenant, "status": status.status, "changed": changed}
+
+
+@blp.before_request
+def authenticate_writes():
+    if request.method == "POST":
+        require_key("X-API-Key", current_app.extensions["tenantgate.settings"].api_keys)
