@@ -5,7 +5,7 @@ from typing import Any, Mapping
 
 from flask import Flask
 
-from . import admin, metrics, readiness, store, tenant_readiness
+from . import admin, metrics, readiness, runtime, store, tenant_readiness
 from .errors import register_error_handlers
 from .openapi import init_api
 from .request_limits import init_request_limits
@@ -16,7 +16,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build an app: settings (environment, then ``config``), store, metrics, blueprints."""
     config = dict(config or {})
     settings: Settings = load_settings(overrides=config)
-    app = Flask(__name__)
+    app = Flask(__name__, static_folder=None)
     app.config.update({k: v for k, v in config.items() if not is_setting(k)})
     app.extensions["tenantgate.settings"] = settings
 
@@ -30,6 +30,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     api.register_blueprint(readiness.blp)
     api.register_blueprint(tenant_readiness.blp)
     api.register_blueprint(admin.blp)
+    runtime.init_app(app, the_store, settings, api)
     app.cli.add_command(admin.tenants_cli)
     app.register_blueprint(metrics.bp)
 
@@ -37,3 +38,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     register_error_handlers(app)
     init_request_limits(app, settings)
     return app
+
+
+def close_app(app: Flask) -> None:
+    """Stop what the app started in this process: tenant runtimes (their threads), the store."""
+    app.extensions["tenantgate.tenant_host"].close()
+    app.extensions["tenantgate.store"].close()

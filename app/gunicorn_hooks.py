@@ -52,6 +52,15 @@ def post_worker_init(worker) -> None:
     signal.signal(signal.SIGTERM, on_sigterm)
 
 
+def worker_exit(server, worker) -> None:
+    """Stop this worker's tenant runtimes so no tenant thread outlives the worker."""
+    app = getattr(worker, "wsgi", None)
+    if app is not None and hasattr(app, "extensions"):
+        from . import close_app
+
+        close_app(app)
+
+
 def child_exit(server, worker) -> None:
     # Drop the dead worker's live-gauge files so they stop counting.
     multiprocess.mark_process_dead(worker.pid)

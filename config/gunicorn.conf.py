@@ -47,6 +47,10 @@ def post_worker_init(worker):
     gunicorn_hooks.post_worker_init(worker)
 
 
+def worker_exit(server, worker):
+    gunicorn_hooks.worker_exit(server, worker)
+
+
 def child_exit(server, worker):
     gunicorn_hooks.child_exit(server, worker)
 

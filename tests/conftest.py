@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from app import create_app
+from app import close_app, create_app
 
 
 @pytest.fixture
@@ -25,7 +25,7 @@ def app(tmp_path, settings_overrides, monkeypatch):
     config.update(settings_overrides)
     app = create_app(config)
     yield app
-    app.extensions["tenantgate.store"].close()
+    close_app(app)
 
 
 @pytest.fixture

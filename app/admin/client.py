@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import sys
 import urllib.error
+import urllib.parse
 import urllib.request
 
 import click
@@ -59,6 +60,11 @@ def main(ctx, url, key):
     ctx.obj = Client(url, key.split(",")[0].strip())
 
 
+def _tenant_path(tenant: str, suffix: str = "") -> str:
+    # Quoted whole: an argument like "acme?purge=1" or "a b" stays one (invalid) tenant id.
+    return f"/admin/tenants/{urllib.parse.quote(tenant, safe='')}{suffix}"
+
+
 def _call(ctx, method, path, body=None):
     try:
         return ctx.obj.call(method, path, body)
@@ -82,7 +88,7 @@ def list_tenants(ctx):
 @click.pass_context
 def show(ctx, tenant):
     """Show one tenant as JSON."""
-    status, body = _call(ctx, "GET", f"/admin/tenants/{tenant}")
+    status, body = _call(ctx, "GET", _tenant_path(tenant))
     _done(status, body)
     click.echo(json.dumps(body, indent=2, sort_keys=True))
 
@@ -113,7 +119,7 @@ def put(ctx, tenant, data_dir, uploads_dir, enabled, hosts, limits, extra):
             body["extra"] = json.loads(extra)
         except ValueError:
             raise click.BadParameter("must be JSON", param_hint="--extra")
-    status, answer = _call(ctx, "PUT", f"/admin/tenants/{tenant}", body)
+    status, answer = _call(ctx, "PUT", _tenant_path(tenant), body)
     _done(status, answer, f"{'created' if status == 201 else 'updated'} tenant {tenant}")
 
 
@@ -122,7 +128,7 @@ def put(ctx, tenant, data_dir, uploads_dir, enabled, hosts, limits, extra):
 @click.pass_context
 def disable(ctx, tenant):
     """Disable and unload a tenant."""
-    status, body = _call(ctx, "DELETE", f"/admin/tenants/{tenant}")
+    status, body = _call(ctx, "DELETE", _tenant_path(tenant))
     _done(status, body, f"disabled tenant {tenant}")
 
 
@@ -135,7 +141,7 @@ def purge(ctx, tenant, yes):
     if not yes and not click.confirm(f"Purge tenant {tenant}?", default=False):
         click.echo("error: not confirmed; nothing changed", err=True)
         sys.exit(1)
-    status, body = _call(ctx, "DELETE", f"/admin/tenants/{tenant}?purge=1")
+    status, body = _call(ctx, "DELETE", _tenant_path(tenant, "?purge=1"))
     _done(status, body, f"purged tenant {tenant}")
 
 
@@ -144,6 +150,6 @@ def purge(ctx, tenant, yes):
 @click.pass_context
 def recheck(ctx, tenant):
     """Run the tenant's validator now and show its health."""
-    status, body = _call(ctx, "POST", f"/admin/tenants/{tenant}/recheck")
+    status, body = _call(ctx, "POST", _tenant_path(tenant, "/recheck"))
     _done(status, body)
     click.echo(json.dumps(body.get("health", body), indent=2, sort_keys=True))

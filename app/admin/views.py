@@ -1,7 +1,7 @@
 """/admin/tenants: operators manage tenants at runtime (contract sec. 7)."""
 from __future__ import annotations
 
-from flask import current_app
+from flask import current_app, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
@@ -16,6 +16,9 @@ from .schemas import DeleteQuerySchema, DeletedSchema, TenantListSchema, TenantP
 blp = Blueprint("admin", __name__, url_prefix="/admin",
                 description="Tenant administration (header X-Admin-Key)")
 
+# Every admin operation needs the AdminKey scheme (declared in app/openapi.py).
+ADMIN_KEY = [{"AdminKey": []}]
+
 
 def _settings():
     return current_app.extensions["tenantgate.settings"]
@@ -24,6 +27,17 @@ def _settings():
 @blp.before_request
 def authenticate():
     require_key("X-Admin-Key", _settings().admin_keys)
+
+
+@blp.before_request
+def require_json_body():
+    # PUT replaces the whole tenant: a body that is not JSON (curl's default form encoding,
+    # or no body at all) must be refused, not read as "every field at its default".
+    if request.method == "PUT":
+        if not request.is_json:
+            raise ApiError(415, "unsupported_media_type")
+        if not request.get_data(cache=True).strip():
+            raise ApiError(400, "malformed_json")
 
 
 @blp.url_value_preprocessor
@@ -47,6 +61,7 @@ def _get_or_404(tenant: str):
 class Tenants(MethodView):
     @blp.response(200, TenantListSchema)
     @blp.alt_response(401, response="UNAUTHORIZED")
+    @blp.doc(security=ADMIN_KEY)
     def get(self):
         """List every tenant."""
         return {"tenants": [_view(r) for r in get_store().tenants.list()]}
@@ -58,6 +73,7 @@ class Tenant(MethodView):
     @blp.alt_response(400, response="BAD_REQUEST")
     @blp.alt_response(401, response="UNAUTHORIZED")
     @blp.alt_response(404, response="NOT_FOUND")
+    @blp.doc(security=ADMIN_KEY)
     def get(self, tenant):
         """One tenant."""
         return _view(_get_or_404(tenant))
@@ -68,6 +84,7 @@ class Tenant(MethodView):
     @blp.alt_response(401, response="UNAUTHORIZED")
     @blp.alt_response(409, response="CONFLICT")
     @blp.alt_response(429, response="TOO_MANY_REQUESTS")
+    @blp.doc(security=ADMIN_KEY)
     def put(self, body, tenant):
         """Create (201) or replace (200) a tenant; omitted fields take their defaults."""
         record, created = put_tenant(get_store(), _settings(), tenant, body)
@@ -77,6 +94,7 @@ class Tenant(MethodView):
     @blp.response(200, DeletedSchema)
     @blp.alt_response(401, response="UNAUTHORIZED")
     @blp.alt_response(404, response="NOT_FOUND")
+    @blp.doc(security=ADMIN_KEY)
     def delete(self, query, tenant):
         """Disable and unload a tenant; ``?purge=1`` also removes its record, freeing its label."""
         store = get_store()
@@ -93,6 +111,9 @@ class Recheck(MethodView):
     @blp.response(200, TenantSchema)
     @blp.alt_response(401, response="UNAUTHORIZED")
     @blp.alt_response(404, response="NOT_FOUND")
+    @blp.doc(security=ADMIN_KEY)
     def post(self, tenant):
-        """Run the tenant's validator now and answer its health."""
+        """Run the tenant's validator now and answer the tenant with its new health."""
+        _get_or_404(tenant)
+        current_app.extensions["tenantgate.tenant_host"].recheck(tenant)
         return _view(_get_or_404(tenant))

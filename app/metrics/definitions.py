@@ -27,3 +27,8 @@ class Metrics:
         self.readiness_check_ok = Gauge(
             "readiness_check_ok", "Result of each global readiness check: 1 ok, 0 failed",
             ["check"], registry=registry, multiprocess_mode="livemostrecent")
+        # The one tenant-labelled per-process series: its tenant label is always the
+        # fallback "default", so it can add at most one label value, never grow with traffic.
+        self.tenancy_fallback = Counter(
+            "tenancy_fallback", "Code that needed a tenant context and fell back to default:main",
+            ["tenant", "workspace", "component"], registry=registry)

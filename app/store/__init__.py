@@ -6,12 +6,13 @@ from flask import Flask, current_app
 from ..settings import Settings, SettingsError
 from .database import SQLiteDatabase
 from .errors import StoreUnavailable
+from .health import HealthRecord, HealthStore
 from .migrations import migrate
 from .readiness import ReadinessStore
 from .tenants import DirectoryTaken, HostTaken, LabelCapReached, TenantRecord, TenantStore
 
-__all__ = ["Store", "DirectoryTaken", "StoreUnavailable", "HostTaken", "LabelCapReached",
-           "TenantRecord", "TenantStore", "get_store", "init_app", "open_store"]
+__all__ = ["Store", "HealthRecord", "DirectoryTaken", "StoreUnavailable", "HostTaken",
+           "LabelCapReached", "TenantRecord", "TenantStore", "get_store", "init_app", "open_store"]
 
 
 class Store:
@@ -21,6 +22,7 @@ class Store:
         self.db = db
         self.tenants = TenantStore(db)
         self.readiness = ReadinessStore(db)
+        self.health = HealthStore(db)
 
     def version(self) -> int:
         """Rises with every change to tenant state; one cheap read per request."""

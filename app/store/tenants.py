@@ -51,9 +51,16 @@ class TenantRecord:
     extra: dict[str, Any] = field(default_factory=dict)
     created_at: str = ""
     updated_at: str = ""
+    health: str = "pending"
+    health_reason: str | None = None
+    health_checked_at: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """The public shape: health nested as {state, reason, last_checked_at}."""
+        data = asdict(self)
+        data["health"] = {"state": data.pop("health"), "reason": data.pop("health_reason"),
+                          "last_checked_at": data.pop("health_checked_at")}
+        return data
 
 
 def utc_now() -> str:
@@ -62,6 +69,7 @@ def utc_now() -> str:
 
 _COLUMNS = ("tenant_id, data_dir, uploads_dir, enabled, hosts_json, limits_json, extra_json, "
             "created_at, updated_at")
+_READ_COLUMNS = _COLUMNS + ", health, health_reason, health_checked_at"
 
 
 def _record(row) -> TenantRecord:
@@ -69,7 +77,8 @@ def _record(row) -> TenantRecord:
         tenant_id=row["tenant_id"], data_dir=row["data_dir"], uploads_dir=row["uploads_dir"],
         enabled=bool(row["enabled"]), hosts=json.loads(row["hosts_json"]),
         limits=json.loads(row["limits_json"]), extra=json.loads(row["extra_json"]),
-        created_at=row["created_at"], updated_at=row["updated_at"])
+        created_at=row["created_at"], updated_at=row["updated_at"], health=row["health"],
+        health_reason=row["health_reason"], health_checked_at=row["health_checked_at"])
 
 
 def bump_version(conn) -> None:
@@ -84,13 +93,14 @@ class TenantStore:
     # -- reads -------------------------------------------------------------------------
     def get(self, tenant_id: str) -> TenantRecord | None:
         with self.db.read() as conn:
-            row = conn.execute(f"SELECT {_COLUMNS} FROM tenants WHERE tenant_id = ?",
+            row = conn.execute(f"SELECT {_READ_COLUMNS} FROM tenants WHERE tenant_id = ?",
                                (tenant_id,)).fetchone()
         return _record(row) if row else None
 
     def list(self) -> list[TenantRecord]:
         with self.db.read() as conn:
-            rows = conn.execute(f"SELECT {_COLUMNS} FROM tenants ORDER BY tenant_id").fetchall()
+            rows = conn.execute(
+                f"SELECT {_READ_COLUMNS} FROM tenants ORDER BY tenant_id").fetchall()
         return [_record(r) for r in rows]
 
     def count(self) -> int:
@@ -125,7 +135,9 @@ class TenantStore:
                 "ON CONFLICT (tenant_id) DO UPDATE SET data_dir = excluded.data_dir, "
                 "uploads_dir = excluded.uploads_dir, enabled = excluded.enabled, "
                 "hosts_json = excluded.hosts_json, limits_json = excluded.limits_json, "
-                "extra_json = excluded.extra_json, updated_at = excluded.updated_at",
+                "extra_json = excluded.extra_json, updated_at = excluded.updated_at, "
+                # Re-registration: the new config is validated afresh.
+                "health = 'pending', health_reason = NULL",
                 (record.tenant_id, record.data_dir, record.uploads_dir, int(record.enabled),
                  json.dumps(record.hosts), json.dumps(record.limits, sort_keys=True),
                  json.dumps(record.extra, sort_keys=True), created_at, now))
@@ -147,6 +159,7 @@ class TenantStore:
             if conn.execute("SELECT 1 FROM tenants WHERE tenant_id = ?",
                             (record.tenant_id,)).fetchone() is None:
                 self._admit(conn, max_labels)
+                self._check_directories(conn, record)
                 conn.execute(
                     f"INSERT INTO tenants ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (record.tenant_id, record.data_dir, record.uploads_dir, int(record.enabled),

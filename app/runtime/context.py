@@ -1,0 +1,57 @@
+"""The tenant context of the code that is running: on ``flask.g`` in requests.
+
+Background work for a tenant sets it with ``use_tenant`` (a context variable).
+Outside any context, strict mode raises; otherwise ``default:main`` is used and
+``tenancy_fallback_total`` counts it, so a missing context is never silent.
+"""
+from __future__ import annotations
+
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Iterator
+
+from flask import current_app, g, has_app_context, has_request_context
+
+FALLBACK_TENANT, FALLBACK_WORKSPACE = "default", "main"
+
+
+@dataclass(frozen=True)
+class TenantContext:
+    tenant: str
+    workspace: str = "main"
+
+    def namespace(self) -> str:
+        return f"{self.tenant}:{self.workspace}:"
+
+
+_background: ContextVar[TenantContext | None] = ContextVar("tenant_context", default=None)
+
+
+@contextmanager
+def use_tenant(context: TenantContext) -> Iterator[TenantContext]:
+    token = _background.set(context)
+    try:
+        yield context
+    finally:
+        _background.reset(token)
+
+
+def push_request_context(context: TenantContext) -> None:
+    g.tenant_context = context
+
+
+def current_tenant(component: str = "unknown") -> TenantContext:
+    """The active TenantContext; ``component`` names the caller in the fallback counter."""
+    if has_request_context() and g.get("tenant_context") is not None:
+        return g.tenant_context
+    context = _background.get()
+    if context is not None:
+        return context
+    if not has_app_context():
+        raise RuntimeError("current_tenant() needs an application context")
+    if current_app.extensions["tenantgate.settings"].tenancy_strict:
+        raise RuntimeError(f"no tenant context in {component} (ENABLE_TENANCY_STRICT=1)")
+    current_app.extensions["tenantgate.metrics"].tenancy_fallback.labels(
+        tenant=FALLBACK_TENANT, workspace=FALLBACK_WORKSPACE, component=component).inc()
+    return TenantContext(FALLBACK_TENANT, FALLBACK_WORKSPACE)

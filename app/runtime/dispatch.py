@@ -1,0 +1,54 @@
+"""Tenant dispatch: which tenant a request is for, and the context it runs in.
+
+``/t/<t>/...`` names the tenant in the path; the same routes without the prefix
+serve the tenant whose ``hosts`` match the Host header, else DEFAULT_TENANT.
+Application teams register their own tenant-scoped blueprints the same way.
+"""
+from __future__ import annotations
+
+from flask import Blueprint, Flask, current_app, g, request
+
+from ..tenants.ids import check_tenant_id, check_workspace_id
+from .context import TenantContext, push_request_context
+from .tenant_runtime import TenantRuntime
+
+TENANT_PREFIX = "/t/<tenant>"
+
+
+def _take_tenant_from_path(endpoint, values):
+    if values and "tenant" in values:
+        g.tenant_in_path = check_tenant_id(values.pop("tenant"))
+
+
+def _enter_tenant():
+    host = current_app.extensions["tenantgate.tenant_host"]
+    tenant = g.pop("tenant_in_path", None)
+    if tenant is None:
+        tenant = host.tenant_for_host(request.host) or \
+            current_app.extensions["tenantgate.settings"].default_tenant
+    workspace = check_workspace_id(request.headers.get("X-Workspace", "main"))
+    g.tenant_runtime = host.runtime(tenant)
+    push_request_context(TenantContext(tenant, workspace))
+
+
+def tenant_runtime() -> TenantRuntime:
+    """The runtime of the request's tenant (inside a tenant-scoped view)."""
+    return g.tenant_runtime
+
+
+def register_tenant_blueprint(app: Flask, blueprint: Blueprint, api=None) -> None:
+    """Serve ``blueprint`` for every tenant: under /t/<t>/ and un-prefixed (host or default).
+
+    Its views run with the TenantContext on ``flask.g`` (``current_tenant()``) and
+    the tenant's runtime (``tenant_runtime()``); unknown, disabled, failed and
+    pending tenants are answered before the view runs.
+    """
+    register = api.register_blueprint if api is not None else app.register_blueprint
+    default_name = f"{blueprint.name}_default_tenant"
+    register(blueprint, url_prefix=TENANT_PREFIX)
+    register(blueprint, name=default_name)
+    # Hooks go on the app, keyed by the registered names: the blueprint object itself
+    # stays untouched, so it can be registered on any number of apps.
+    for name in (blueprint.name, default_name):
+        app.url_value_preprocessors.setdefault(name, []).append(_take_tenant_from_path)
+        app.before_request_funcs.setdefault(name, []).append(_enter_tenant)

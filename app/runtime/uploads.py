@@ -1,0 +1,147 @@
+"""Tenant uploads: stored under the tenant's uploads_dir, processed by its own worker thread.
+
+Each upload gets an opaque id; its status lives beside it on disk
+(``<id>.json``, written atomically), so every gunicorn worker can answer for it.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import queue
+import threading
+import uuid
+from contextlib import nullcontext
+from pathlib import Path
+from typing import Any, Callable, ContextManager
+
+from werkzeug.datastructures import FileStorage
+from werkzeug.utils import secure_filename
+
+log = logging.getLogger(__name__)
+
+UPLOAD_ID_LENGTH = 32
+STOP_JOIN_SECONDS = 5.0
+
+
+def new_upload_id() -> str:
+    return uuid.uuid4().hex
+
+
+def is_upload_id(value: str) -> bool:
+    return len(value) == UPLOAD_ID_LENGTH and all(c in "0123456789abcdef" for c in value)
+
+
+def _write_json_atomically(path: Path, data: dict) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    with open(tmp, "w", encoding="utf-8") as handle:
+        json.dump(data, handle)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+
+
+class UploadStore:
+    """Files and status records inside one tenant's uploads_dir."""
+
+    def __init__(self, uploads_dir: str):
+        self.root = Path(uploads_dir)
+
+    def save(self, upload_id: str, file: FileStorage) -> dict:
+        name = secure_filename(file.filename or "") or "upload"
+        stored = self.root / f"{upload_id}.bin"
+        with open(stored, "wb") as handle:
+            file.save(handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        status = {"id": upload_id, "filename": name[:200], "size": stored.stat().st_size,
+                  "state": "queued"}
+        _write_json_atomically(self._status_path(upload_id), status)
+        return status
+
+    def status(self, upload_id: str) -> dict | None:
+        try:
+            return json.loads(self._status_path(upload_id).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return None
+
+    def update(self, upload_id: str, **changes: Any) -> dict:
+        status = {**(self.status(upload_id) or {"id": upload_id}), **changes}
+        _write_json_atomically(self._status_path(upload_id), status)
+        return status
+
+    def process(self, upload_id: str) -> dict:
+        """The processing itself: a checksum of the stored file."""
+        digest = hashlib.sha256()
+        with open(self.root / f"{upload_id}.bin", "rb") as handle:
+            for chunk in iter(lambda: handle.read(1 << 16), b""):
+                digest.update(chunk)
+        return {"sha256": digest.hexdigest()}
+
+    def _status_path(self, upload_id: str) -> Path:
+        return self.root / f"{upload_id}.json"
+
+
+class UploadWorker:
+    """One background thread per tenant, started on the first upload, stopped with the tenant."""
+
+    def __init__(self, tenant: str, store: UploadStore,
+                 permit: Callable[[], ContextManager] = nullcontext,
+                 context: Callable[[], ContextManager] = nullcontext):
+        self.tenant = tenant
+        self._store = store
+        self._permit = permit
+        self._context = context
+        self._queue: queue.Queue = queue.Queue()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def thread(self) -> threading.Thread | None:
+        return self._thread
+
+    def submit(self, upload_id: str) -> None:
+        self._ensure_started()
+        self._queue.put(upload_id)
+
+    def stop(self, timeout: float = STOP_JOIN_SECONDS) -> bool:
+        """Signal the thread and join it; True when it is gone."""
+        self._stop.set()
+        self._queue.put(None)
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)
+            return not thread.is_alive()
+        return True
+
+    def _ensure_started(self) -> None:
+        with self._lock:
+            if self._stop.is_set():
+                raise RuntimeError(f"tenant {self.tenant} is unloading")
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, daemon=True,
+                                                name=f"tenant-{self.tenant}-uploads")
+                self._thread.start()
+
+    def _run(self) -> None:
+        with self._context():
+            while not self._stop.is_set():
+                upload_id = self._queue.get()
+                if upload_id is None:
+                    break
+                self._handle(upload_id)
+
+    def _handle(self, upload_id: str) -> None:
+        try:
+            with self._permit():
+                self._store.update(upload_id, state="processing")
+                result = self._store.process(upload_id)
+            self._store.update(upload_id, state="done", **result)
+        except Exception as exc:  # one bad upload must not kill the tenant's worker
+            log.warning("tenant %s: upload %s failed: %s", self.tenant, upload_id, exc)
+            try:
+                self._store.update(upload_id, state="failed", error=type(exc).__name__)
+            except OSError:
+                log.warning("tenant %s: cannot record failure of %s", self.tenant, upload_id)

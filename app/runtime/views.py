@@ -1,0 +1,108 @@
+"""Built-in tenant routes: health, exams, uploads (contract sec. 5)."""
+from __future__ import annotations
+
+from flask import jsonify, request, url_for
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields
+
+from ..errors import ApiError
+from ..request_limits import accepts_uploads
+from .context import current_tenant
+from .dispatch import tenant_runtime
+from .uploads import is_upload_id, new_upload_id
+
+blp = Blueprint("tenant", __name__, description="Built-in tenant routes (/t/<tenant>/...)")
+
+
+class TenantHealthSchema(Schema):
+    status = fields.String(required=True)
+    tenant = fields.String(required=True)
+    workspace = fields.String()
+
+
+class ExamsSchema(Schema):
+    tenant = fields.String(required=True)
+    exams = fields.List(fields.Dict())
+
+
+class UploadSchema(Schema):
+    id = fields.String(required=True)
+    tenant = fields.String()
+    filename = fields.String()
+    size = fields.Integer()
+    state = fields.String(metadata={"enum": ["queued", "processing", "done", "failed"]})
+    sha256 = fields.String()
+    error = fields.String()
+
+
+@blp.route("/health")
+@blp.response(200, TenantHealthSchema)
+def health():
+    """The tenant's runtime answers."""
+    context = current_tenant("tenant.health")
+    return {"status": "ok", "tenant": context.tenant, "workspace": context.workspace}
+
+
+@blp.route("/exams")
+@blp.response(200, ExamsSchema)
+@blp.alt_response(503, response="SERVICE_UNAVAILABLE")
+def exams():
+    """Exam manifests under the tenant's data_dir/exams/*/manifest.json."""
+    runtime = tenant_runtime()
+    try:
+        found = runtime.exams()
+    except OSError:
+        raise ApiError(503, "tenant_storage_unavailable") from None
+    return {"tenant": runtime.tenant, "exams": found}
+
+
+@blp.route("/uploads", methods=["POST"])
+@accepts_uploads
+@blp.response(202, UploadSchema)
+@blp.alt_response(400, response="BAD_REQUEST")
+@blp.alt_response(413, response="PAYLOAD_TOO_LARGE")
+def upload():
+    """Store a multipart ``file`` in uploads_dir and queue it for the tenant's worker."""
+    file = request.files.get("file")
+    if file is None:
+        raise ApiError(400, "missing_file", field="file")
+    runtime = tenant_runtime()
+    upload_id = new_upload_id()
+    try:
+        status = runtime.uploads.save(upload_id, file)
+        runtime.worker.submit(upload_id)
+    except OSError:
+        raise ApiError(503, "tenant_storage_unavailable") from None
+    except RuntimeError:
+        raise ApiError(503, "tenant_unavailable", headers={"Retry-After": "1"}) from None
+    response = jsonify({**status, "tenant": runtime.tenant})
+    response.status_code = 202
+    response.headers["Location"] = url_for(request.endpoint.replace("upload", "upload_status"),
+                                           upload_id=upload_id, **_tenant_args())
+    return response
+
+
+@blp.route("/uploads/<upload_id>")
+@blp.response(200, UploadSchema)
+@blp.alt_response(404, response="NOT_FOUND")
+def upload_status(upload_id):
+    """Where an upload is: queued, processing, done (with its sha256) or failed."""
+    if not is_upload_id(upload_id):
+        raise ApiError(404, "unknown_upload")
+    runtime = tenant_runtime()
+    try:
+        status = runtime.uploads.status(upload_id)
+    except (OSError, ValueError):
+        raise ApiError(503, "tenant_storage_unavailable") from None
+    if status is None:
+        raise ApiError(404, "unknown_upload")
+    return {**status, "tenant": runtime.tenant}
+
+
+def _tenant_args() -> dict:
+    if request.blueprint and request.blueprint.endswith("_default_tenant"):
+        return {}
+    return {"tenant": current_tenant("tenant.uploads").tenant}
+
+
+__all__ = ["blp"]
