@@ -71,6 +71,8 @@ class TenantReadiness:
 
     def set_ready(self, tenant: str, ready: bool | None) -> tuple[TenantStatus, bool]:
         ensure_tenant(self._store, self._settings, tenant)
+        # Record the status before the change, so the change itself counts as a transition.
+        self._resolve_and_record(tenant)
         changed = self._store.readiness.set_override(tenant, ready)
         return self._resolve_and_record(tenant), changed
 
