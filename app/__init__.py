@@ -5,7 +5,7 @@ from typing import Any, Mapping
 
 from flask import Flask
 
-from . import admin, metrics, readiness, runtime, store, tenant_readiness
+from . import admin, chaos, limits, metrics, readiness, runtime, store, tenant_readiness
 from .errors import register_error_handlers
 from .openapi import init_api
 from .request_limits import init_request_limits
@@ -30,7 +30,13 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     api.register_blueprint(readiness.blp)
     api.register_blueprint(tenant_readiness.blp)
     api.register_blueprint(admin.blp)
-    runtime.init_app(app, the_store, settings, api)
+    tenant_host = runtime.init_app(app, the_store, settings, api)
+    limiter = limits.init_app(app, the_store, settings,
+                              app.extensions["tenantgate.store_collector"])
+    tenant_host.builder.permits = lambda record, name: limiter.hold(
+        record.tenant_id, record.limits, name)
+    if settings.chaos_enabled:
+        chaos.init_app(app, api)
     app.cli.add_command(admin.tenants_cli)
     app.register_blueprint(metrics.bp)
 
@@ -43,4 +49,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 def close_app(app: Flask) -> None:
     """Stop what the app started in this process: tenant runtimes (their threads), the store."""
     app.extensions["tenantgate.tenant_host"].close()
+    app.extensions["tenantgate.limiter"].close()
+    if app.extensions.get("tenantgate.limit_dir_owned"):
+        app.extensions["tenantgate.limiter"].backend.remove()
     app.extensions["tenantgate.store"].close()

@@ -58,7 +58,10 @@ def _from_http_exception(exc: HTTPException) -> ApiError:
         return ApiError(400, "malformed_json")
     if status in (400, 422) and isinstance(data, dict) and "messages" in data:
         # Schema validation from webargs/flask-smorest: name every offending field.
-        return ApiError(400, "invalid_body", fields=_flatten_messages(data["messages"]))
+        messages = data["messages"]
+        code = "invalid_query" if isinstance(messages, dict) and set(messages) == {"query"} \
+            else "invalid_body"
+        return ApiError(400, code, fields=_flatten_messages(messages))
     # Keep protocol headers such as Allow (405) and Retry-After; the body is ours.
     headers = {k: v for k, v in exc.get_headers() if k.lower() != "content-type"}
     return ApiError(status, _HTTP_CODES.get(status, "http_error"), headers=headers)

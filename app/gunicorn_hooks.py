@@ -66,6 +66,8 @@ def child_exit(server, worker) -> None:
     multiprocess.mark_process_dead(worker.pid)
 
 
-def on_exit(server, multiproc_dir: str, created_here: bool) -> None:
-    if created_here:
-        shutil.rmtree(multiproc_dir, ignore_errors=True)
+def on_exit(server, directories: list[tuple[str, bool]]) -> None:
+    """Remove the metrics and limit directories this server created (not operator-set ones)."""
+    for directory, created_here in directories:
+        if created_here:
+            shutil.rmtree(directory, ignore_errors=True)

@@ -47,7 +47,7 @@ class Settings:
     max_upload_bytes: int = 10 * 1024 * 1024
     shutdown_drain_seconds: float = 5.0
     validator_timeout_seconds: float = 5.0
-    limit_namespace: str | None = None
+    limit_state_dir: str | None = None
 
 
 def _text(name: str, raw: str) -> str:
@@ -131,7 +131,7 @@ _FIELDS: dict[str, tuple[str, Callable[[str, str], Any]]] = {
     "MAX_UPLOAD_BYTES": ("max_upload_bytes", _int(1024)),
     "SHUTDOWN_DRAIN_SECONDS": ("shutdown_drain_seconds", _float),
     "VALIDATOR_TIMEOUT_SECONDS": ("validator_timeout_seconds", _float),
-    "LIMIT_NAMESPACE": ("limit_namespace", _text),
+    "LIMIT_STATE_DIR": ("limit_state_dir", _text),
 }
 
 SETTING_NAMES = frozenset(_FIELDS)

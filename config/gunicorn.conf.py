@@ -13,6 +13,13 @@ if MULTIPROC_DIR_CREATED:
     MULTIPROC_DIR = tempfile.mkdtemp(prefix="tenantgate-metrics-")
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = MULTIPROC_DIR
 
+# Slot files for concurrency limits, shared by every worker of this server.
+LIMIT_DIR = os.environ.get("LIMIT_STATE_DIR", "")
+LIMIT_DIR_CREATED = not LIMIT_DIR
+if LIMIT_DIR_CREATED:
+    LIMIT_DIR = tempfile.mkdtemp(prefix="tenantgate-limits-")
+    os.environ["LIMIT_STATE_DIR"] = LIMIT_DIR
+
 from app import gunicorn_hooks  # noqa: E402  (imports prometheus_client)
 from app.settings import load_server_settings  # noqa: E402
 
@@ -56,4 +63,5 @@ def child_exit(server, worker):
 
 
 def on_exit(server):
-    gunicorn_hooks.on_exit(server, MULTIPROC_DIR, MULTIPROC_DIR_CREATED)
+    gunicorn_hooks.on_exit(server, [(MULTIPROC_DIR, MULTIPROC_DIR_CREATED),
+                                    (LIMIT_DIR, LIMIT_DIR_CREATED)])

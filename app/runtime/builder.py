@@ -17,11 +17,11 @@ from .health import PERMANENT, TRANSIENT, ValidationFailure
 from .tenant_runtime import TenantRuntime
 from .uploads import UploadStore, UploadWorker
 
-# (tenant_id, limit name) -> a context manager holding that limit's permits.
-PermitFactory = Callable[[str, str], ContextManager]
+# (tenant record, limit name) -> a context manager holding that limit's permits.
+PermitFactory = Callable[[TenantRecord, str], ContextManager]
 
 
-def _no_permit(tenant: str, limit: str) -> ContextManager:
+def _no_permit(record: TenantRecord, limit: str) -> ContextManager:
     @contextmanager
     def nothing():
         yield
@@ -48,7 +48,7 @@ class RuntimeBuilder:
             Path(path).mkdir(parents=True, exist_ok=True)
         tenant = record.tenant_id
         uploads = UploadStore(record.uploads_dir)
-        worker = UploadWorker(tenant, uploads, permit=lambda: self.permits(tenant, "ocr"),
+        worker = UploadWorker(tenant, uploads, permit=lambda: self.permits(record, "ocr"),
                               context=lambda: self._background(tenant))
         return TenantRuntime(record, NamespacedCache(tenant), uploads, worker)
 

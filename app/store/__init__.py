@@ -7,6 +7,7 @@ from ..settings import Settings, SettingsError
 from .database import SQLiteDatabase
 from .errors import StoreUnavailable
 from .health import HealthRecord, HealthStore
+from .limits import LimitStore
 from .migrations import migrate
 from .readiness import ReadinessStore
 from .tenants import DirectoryTaken, HostTaken, LabelCapReached, TenantRecord, TenantStore
@@ -23,6 +24,7 @@ class Store:
         self.tenants = TenantStore(db)
         self.readiness = ReadinessStore(db)
         self.health = HealthStore(db)
+        self.limits = LimitStore(db)
 
     def version(self) -> int:
         """Rises with every change to tenant state; one cheap read per request."""

@@ -103,6 +103,13 @@ class TenantStore:
                 f"SELECT {_READ_COLUMNS} FROM tenants ORDER BY tenant_id").fetchall()
         return [_record(r) for r in rows]
 
+    def first(self, limit: int) -> list[TenantRecord]:
+        """The ``limit`` oldest tenants: the ones whose labels metrics may carry."""
+        with self.db.read() as conn:
+            rows = conn.execute(f"SELECT {_READ_COLUMNS} FROM tenants "
+                                "ORDER BY created_at, tenant_id LIMIT ?", (limit,)).fetchall()
+        return [_record(r) for r in rows]
+
     def count(self) -> int:
         with self.db.read() as conn:
             return conn.execute("SELECT COUNT(*) FROM tenants").fetchone()[0]

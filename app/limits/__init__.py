@@ -1,0 +1,31 @@
+"""Limits concern: named concurrency limits, tenant then global, exact across workers."""
+from __future__ import annotations
+
+import tempfile
+
+from flask import Flask
+
+from ..metrics import StoreCollector
+from ..settings import Settings
+from ..store import Store
+from .decorators import limited, tenant_limit
+from .limiter import Limiter
+from .local import LocalBackend
+from .metrics import LimitFamilies
+from .pair import LimitRefused
+from .rejections import RejectionCounter
+
+__all__ = ["Limiter", "LimitRefused", "init_app", "limited", "tenant_limit"]
+
+
+def init_app(app: Flask, store: Store, settings: Settings,
+             collector: StoreCollector) -> Limiter:
+    directory = settings.limit_state_dir
+    if directory is None:
+        # One process (tests, flask CLI): a private directory, removed by close_app.
+        directory = tempfile.mkdtemp(prefix="tenantgate-limits-")
+        app.extensions["tenantgate.limit_dir_owned"] = True
+    limiter = Limiter(LocalBackend(directory), settings, RejectionCounter(store))
+    app.extensions["tenantgate.limiter"] = limiter
+    collector.add_source(LimitFamilies(store, settings, limiter))
+    return limiter

@@ -1,0 +1,48 @@
+"""The Limiter: builds the permit chain for a tenant's named limit and holds it."""
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Iterator, Mapping
+
+from ..errors import ApiError
+from ..settings import Settings
+from .local import GLOBAL_OWNER, LocalBackend
+from .names import chain, tenant_limits
+from .pair import LimitRefused, Step, hold
+from .rejections import RejectionCounter
+
+
+class Limiter:
+    def __init__(self, backend: LocalBackend, settings: Settings, counter: RejectionCounter):
+        self.backend = backend
+        self.settings = settings
+        self.counter = counter
+
+    def steps(self, tenant: str, overrides: Mapping[str, int], name: str) -> list[Step]:
+        mine = tenant_limits(overrides)
+        found = chain(name, mine, self.settings.global_limits)
+        if not found:
+            raise ApiError(404, "unknown_limit", limit=name[:64])
+        return [Step(scope, limit, self.backend.semaphore(
+                    tenant if scope == "tenant" else GLOBAL_OWNER, limit,
+                    mine[limit] if scope == "tenant" else self.settings.global_limits[limit]))
+                for scope, limit in found]
+
+    @contextmanager
+    def hold(self, tenant: str, overrides: Mapping[str, int], name: str) -> Iterator[None]:
+        """Hold ``name`` for ``tenant`` (tenant then global), or raise LimitRefused."""
+        steps = self.steps(tenant, overrides, name)
+        try:
+            permits = hold(steps, self.settings.limit_wait_seconds)
+            permits.__enter__()
+        except LimitRefused as refused:
+            self.counter.add(tenant, refused.limit, refused.scope)
+            raise
+        try:
+            yield
+        finally:
+            permits.__exit__(None, None, None)
+
+    def close(self) -> None:
+        self.counter.stop()
+        self.backend.close()

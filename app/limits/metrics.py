@@ -1,0 +1,52 @@
+"""Limit metrics rendered at scrape time: in-flight straight from the slot files,
+refusals from the store; tenant series only for tenants in the store."""
+from __future__ import annotations
+
+from typing import Iterable
+
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+
+from ..settings import Settings
+from ..store import Store
+from .limiter import Limiter
+from .local import GLOBAL_OWNER
+from .names import tenant_limits
+
+
+class LimitFamilies:
+    def __init__(self, store: Store, settings: Settings, limiter: Limiter):
+        self._store = store
+        self._settings = settings
+        self._limiter = limiter
+
+    def __call__(self) -> Iterable[Metric]:
+        backend = self._limiter.backend
+        capacity = GaugeMetricFamily("global_limit_capacity", "Server-wide limit capacity",
+                                     labels=["limit"])
+        inflight = GaugeMetricFamily("global_limit_inflight", "Server-wide permits held now",
+                                     labels=["limit"])
+        for name, cap in sorted(self._settings.global_limits.items()):
+            capacity.add_metric([name], cap)
+            inflight.add_metric([name], backend.inflight(GLOBAL_OWNER, name, cap))
+        yield capacity
+        yield inflight
+        yield from self._tenant_families()
+
+    def _tenant_families(self) -> Iterable[Metric]:
+        self._limiter.counter.flush()  # this worker's pending refusals, before reading
+        records = self._store.tenants.first(self._settings.max_tenant_labels)
+        allowed = {r.tenant_id for r in records}
+        inflight = GaugeMetricFamily("tenant_limit_inflight", "Tenant permits held now",
+                                     labels=["tenant", "limit"])
+        for record in records:
+            for name, cap in sorted(tenant_limits(record.limits).items()):
+                inflight.add_metric([record.tenant_id, name],
+                                    self._limiter.backend.inflight(record.tenant_id, name, cap))
+        yield inflight
+        rejections = CounterMetricFamily(
+            "tenant_limit_rejections", "Requests refused by a concurrency limit",
+            labels=["tenant", "limit", "scope"])
+        for (tenant, limit, scope), count in sorted(self._store.limits.rejections().items()):
+            if tenant in allowed:
+                rejections.add_metric([tenant, limit, scope], count)
+        yield rejections
