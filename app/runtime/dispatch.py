@@ -45,8 +45,9 @@ def register_tenant_blueprint(app: Flask, blueprint: Blueprint, api=None) -> Non
     """
     register = api.register_blueprint if api is not None else app.register_blueprint
     default_name = f"{blueprint.name}_default_tenant"
-    register(blueprint, url_prefix=TENANT_PREFIX)
-    register(blueprint, name=default_name)
+    own_prefix = (blueprint.url_prefix or "").rstrip("/")
+    register(blueprint, url_prefix=TENANT_PREFIX + own_prefix)
+    register(blueprint, name=default_name, url_prefix=own_prefix or None)
     # Hooks go on the app, keyed by the registered names: the blueprint object itself
     # stays untouched, so it can be registered on any number of apps.
     for name in (blueprint.name, default_name):

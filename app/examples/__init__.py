@@ -1,0 +1,1 @@
+"""Example tenant-scoped blueprints for application teams (not registered by default)."""
