@@ -38,7 +38,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     if settings.chaos_enabled:
         chaos.init_app(app, api)
     app.cli.add_command(admin.tenants_cli)
-    app.register_blueprint(metrics.bp)
+    api.register_blueprint(metrics.bp)
 
     # After Api(): our handlers replace flask-smorest's so every error has one shape.
     register_error_handlers(app)

@@ -1,11 +1,12 @@
 """/metrics: per-process metrics (or all workers' under gunicorn) plus scrape-time collectors."""
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app
+from flask import Response, current_app
+from flask_smorest import Blueprint
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector
 
-bp = Blueprint("metrics", __name__)
+bp = Blueprint("metrics", __name__, description="Prometheus exposition")
 
 
 def build_scrape_registry(app_registry: CollectorRegistry, multiproc_dir: str | None,
@@ -23,10 +24,13 @@ def build_scrape_registry(app_registry: CollectorRegistry, multiproc_dir: str | 
 
 
 @bp.route("/metrics")
+@bp.doc(responses={"200": {"description": "Prometheus text exposition format",
+                           "content": {CONTENT_TYPE_LATEST: {"schema": {"type": "string"}}}}})
 def metrics():
+    """Every metric: this process's (or all workers' under gunicorn) and the scrape-time ones."""
     ext = current_app.extensions
     settings = ext["tenantgate.settings"]
     registry = build_scrape_registry(ext["tenantgate.metrics"].registry,
                                      settings.multiproc_dir,
                                      ext.get("tenantgate.scrape_collectors", []))
-    return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)
+    return Response(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)
