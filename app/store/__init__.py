@@ -41,14 +41,22 @@ class Store:
 
 
 def open_store(settings: Settings) -> Store:
-    """Open the store and bring its schema up to date; a bad path is a SettingsError."""
-    db = SQLiteDatabase(settings.db_path)
+    """Open the store and bring its schema up to date; a bad path is a SettingsError.
+
+    TENANT_DB_URL selects PostgreSQL (shared by several hosts); unset, SQLite.
+    """
+    if settings.db_url:
+        from .postgres import PostgresDatabase
+
+        db, name, where = PostgresDatabase(settings.db_url), "TENANT_DB_URL", "PostgreSQL"
+    else:
+        db, name, where = SQLiteDatabase(settings.db_path), "TENANT_DB_PATH", settings.db_path
     try:
         db.open()
         migrate(db)
     except (OSError, StoreUnavailable) as exc:
         db.close()
-        raise SettingsError("TENANT_DB_PATH", f"cannot open {settings.db_path}: {exc}") from exc
+        raise SettingsError(name, f"cannot open {where}: {exc}") from exc
     return Store(db)
 
 

@@ -18,9 +18,10 @@ class LimitStore:
         with self.db.write() as conn:
             conn.executemany(
                 "INSERT INTO limit_rejections (tenant_id, limit_name, scope, count) "
-                "SELECT ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM tenants WHERE tenant_id = ?) "
+                "SELECT CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS INTEGER) "
+                "WHERE EXISTS (SELECT 1 FROM tenants WHERE tenant_id = ?) "
                 "ON CONFLICT (tenant_id, limit_name, scope) "
-                "DO UPDATE SET count = count + excluded.count",
+                "DO UPDATE SET count = limit_rejections.count + excluded.count",
                 [(t, limit, scope, n, t) for (t, limit, scope), n in deltas.items()])
 
     def rejections(self) -> dict[Key, int]:

@@ -49,7 +49,7 @@ class ReadinessStore:
         with self.db.write() as conn:
             cursor = conn.execute(
                 "UPDATE tenants SET ready_override = ? WHERE tenant_id = ? "
-                "AND ready_override IS NOT ?", (value, tenant_id, value))
+                "AND ready_override IS DISTINCT FROM ?", (value, tenant_id, value))
             return cursor.rowcount > 0
 
     def record_status(self, tenant_id: str, seen: str | None, status: str) -> bool:
@@ -63,7 +63,8 @@ class ReadinessStore:
             cursor = conn.execute(
                 "UPDATE tenants SET readiness_status = ?, readiness_transitions = "
                 "readiness_transitions + (CASE WHEN readiness_status IS NULL THEN 0 ELSE 1 END) "
-                "WHERE tenant_id = ? AND readiness_status IS ?", (status, tenant_id, seen))
+                "WHERE tenant_id = ? AND readiness_status IS NOT DISTINCT FROM ?",
+                (status, tenant_id, seen))
             return cursor.rowcount > 0
 
     def observe_duration(self, tenant_id: str, bucket: int, seconds: float) -> None:
@@ -74,7 +75,7 @@ class ReadinessStore:
             conn.executemany(
                 "INSERT INTO tenant_readiness_durations (tenant_id, bucket, value) "
                 "VALUES (?, ?, ?) ON CONFLICT (tenant_id, bucket) "
-                "DO UPDATE SET value = value + excluded.value",
+                "DO UPDATE SET value = tenant_readiness_durations.value + excluded.value",
                 [(tenant_id, bucket, 1.0), (tenant_id, -1, seconds)])
 
     def durations(self, tenant_ids: list[str]) -> dict[str, dict[int, float]]:

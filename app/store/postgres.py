@@ -1,0 +1,99 @@
+"""PostgreSQL connections for the tenant store, shared by every host (TENANT_DB_URL).
+
+Same interface as SQLiteDatabase: ``read()`` and ``write()`` yield a connection
+whose ``execute`` takes the store's ``?`` placeholders. Every write transaction
+first takes one transaction-level advisory lock, so writes are serialised across
+hosts exactly as SQLite's BEGIN IMMEDIATE serialises them across workers: the
+label cap's count-then-insert stays exact fleet-wide.
+"""
+from __future__ import annotations
+
+import re
+from contextlib import contextmanager
+from typing import Any, Iterator, Sequence
+
+import psycopg
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+from .errors import StoreUnavailable
+
+WRITE_LOCK = 7_406_211  # advisory lock id serialising store writes (any constant)
+_PLACEHOLDER = re.compile(r"\?")
+
+
+class Row(tuple):
+    """A row readable by index and by column name, like sqlite3.Row."""
+
+    _names: dict[str, int]
+
+    def __new__(cls, values: Sequence[Any], names: dict[str, int]):
+        row = super().__new__(cls, values)
+        row._names = names
+        return row
+
+    def __getitem__(self, key):  # type: ignore[override]
+        if isinstance(key, str):
+            return tuple.__getitem__(self, self._names[key])
+        return tuple.__getitem__(self, key)
+
+    def keys(self) -> list[str]:
+        return list(self._names)
+
+
+def _row_factory(cursor: psycopg.Cursor):
+    names = {c.name: i for i, c in enumerate(cursor.description or [])}
+    return lambda values: Row(values, names)
+
+
+class _Connection:
+    """Adapts a psycopg connection to the calls the store makes."""
+
+    def __init__(self, conn: psycopg.Connection):
+        self._conn = conn
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> psycopg.Cursor:
+        return self._conn.execute(_PLACEHOLDER.sub("%s", sql), params)
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> psycopg.Cursor:
+        cursor = self._conn.cursor()
+        cursor.executemany(_PLACEHOLDER.sub("%s", sql), rows)
+        return cursor
+
+
+class PostgresDatabase:
+    dialect = "postgres"
+
+    def __init__(self, url: str, max_connections: int = 16, timeout: float = 5.0):
+        self.url = url
+        self._timeout = timeout
+        self._pool = ConnectionPool(
+            url, min_size=1, max_size=max_connections, open=False, timeout=timeout,
+            kwargs={"autocommit": True, "row_factory": _row_factory,
+                    "connect_timeout": max(1, int(timeout))})
+
+    def open(self) -> None:
+        try:
+            self._pool.open(wait=True, timeout=self._timeout)
+        except PoolTimeout as exc:
+            raise StoreUnavailable(f"cannot connect to PostgreSQL: {exc}") from exc
+
+    @contextmanager
+    def read(self) -> Iterator[_Connection]:
+        try:
+            with self._pool.connection() as conn:
+                yield _Connection(conn)
+        except (psycopg.OperationalError, PoolTimeout) as exc:
+            raise StoreUnavailable(str(exc).strip()) from exc
+
+    @contextmanager
+    def write(self) -> Iterator[_Connection]:
+        try:
+            with self._pool.connection() as conn:
+                with conn.transaction():
+                    conn.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
+                    yield _Connection(conn)
+        except (psycopg.OperationalError, PoolTimeout) as exc:
+            raise StoreUnavailable(str(exc).strip()) from exc
+
+    def close(self) -> None:
+        self._pool.close()
