@@ -168,7 +168,10 @@ def load_settings(environ: Mapping[str, str] | None = None,
             continue
         values[attr] = coerce(name, raw)
     values["global_limits"] = _global_limits(source)
-    return Settings(**values)
+    settings = Settings(**values)
+    if settings.limit_backend == "postgres" and not settings.db_url:
+        raise SettingsError("LIMIT_BACKEND", "'postgres' needs TENANT_DB_URL (the shared store)")
+    return settings
 
 
 @dataclass(frozen=True)

@@ -20,12 +20,20 @@ __all__ = ["Limiter", "LimitRefused", "init_app", "limited", "tenant_limit"]
 
 def init_app(app: Flask, store: Store, settings: Settings,
              collector: StoreCollector) -> Limiter:
+    limiter = Limiter(_backend(app, settings), settings, RejectionCounter(store))
+    app.extensions["tenantgate.limiter"] = limiter
+    collector.add_source(LimitFamilies(store, settings, limiter))
+    return limiter
+
+
+def _backend(app: Flask, settings: Settings):
+    if settings.limit_backend == "postgres":
+        from .postgres import PostgresBackend
+
+        return PostgresBackend(settings.db_url)
     directory = settings.limit_state_dir
     if directory is None:
         # One process (tests, flask CLI): a private directory, removed by close_app.
         directory = tempfile.mkdtemp(prefix="tenantgate-limits-")
         app.extensions["tenantgate.limit_dir_owned"] = True
-    limiter = Limiter(LocalBackend(directory), settings, RejectionCounter(store))
-    app.extensions["tenantgate.limiter"] = limiter
-    collector.add_source(LimitFamilies(store, settings, limiter))
-    return limiter
+    return LocalBackend(directory)
