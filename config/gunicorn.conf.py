@@ -37,6 +37,8 @@ timeout = 30
 # SIGTERM: workers drain (SHUTDOWN_DRAIN_SECONDS), then finish in-flight requests.
 graceful_timeout = 60
 keepalive = 5
+# No control socket: it would be shared by every server this user runs.
+control_socket_disable = True
 
 # -- Logging: to stderr; the access log leaves out query strings --------------------------
 accesslog = "-"
@@ -59,7 +61,7 @@ def worker_exit(server, worker):
 
 
 def child_exit(server, worker):
-    gunicorn_hooks.child_exit(server, worker)
+    gunicorn_hooks.child_exit(server, worker, MULTIPROC_DIR)
 
 
 def on_exit(server):

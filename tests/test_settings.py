@@ -81,3 +81,21 @@ def test_gunicorn_refuses_to_start_with_one_clear_line(tmp_path):
     lines = [line for line in log.splitlines() if "MAX_TENANT_LABELS" in line]
     assert lines == ["tenantgate: bad setting MAX_TENANT_LABELS: must be an integer, got 'lots'"]
     assert "Traceback" not in log
+
+
+def test_tenant_id_with_trailing_newline_is_refused():
+    with pytest.raises(SettingsError):
+        load_settings(environ={"DEFAULT_TENANT": "acme\n"})
+
+
+def test_store_newer_than_the_code_is_one_settings_error(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "s.sqlite3"
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA user_version = 99")
+    conn.close()
+    with pytest.raises(SettingsError) as caught:
+        create_app({"TENANT_DB_PATH": str(path), "TENANT_DATA_ROOT": str(tmp_path / "t")})
+    assert caught.value.name == "TENANT_DB_PATH"
+    assert "newer" in str(caught.value)

@@ -1,6 +1,8 @@
 """Store concern: the tenant store, the single source of truth shared by every worker."""
 from __future__ import annotations
 
+import sqlite3
+
 from flask import Flask, current_app
 
 from ..settings import Settings, SettingsError
@@ -54,7 +56,8 @@ def open_store(settings: Settings) -> Store:
     try:
         db.open()
         migrate(db)
-    except (OSError, StoreUnavailable) as exc:
+    except (OSError, StoreUnavailable, sqlite3.DatabaseError, RuntimeError, ValueError) as exc:
+        # RuntimeError/ValueError: a store newer than this code, or a broken migration file.
         db.close()
         raise SettingsError(name, f"cannot open {where}: {exc}") from exc
     return Store(db)

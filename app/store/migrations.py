@@ -52,17 +52,29 @@ def discover(directory: Path = MIGRATIONS_DIR, dialect: str = "sqlite") -> list[
 
 
 def split_statements(script: str) -> list[str]:
-    """Split a script into statements (executescript would commit our transaction)."""
+    """Split a script into statements (executescript would commit our transaction).
+
+    Pieces are joined at each ``;`` until SQLite calls the text a complete
+    statement, so a ``;`` inside a string literal does not split it. Text left
+    after the last complete statement (other than comments) is an error.
+    """
     statements, buffer = [], ""
-    for line in script.splitlines(keepends=True):
-        buffer += line
+    *pieces, tail = script.split(";")
+    for piece in pieces:
+        buffer += piece + ";"
         if sqlite3.complete_statement(buffer):
-            if buffer.strip():
+            if _has_sql(buffer):
                 statements.append(buffer.strip())
             buffer = ""
-    if buffer.strip() and not buffer.strip().startswith("--"):
-        raise ValueError(f"incomplete SQL statement at end of script: {buffer.strip()[:60]!r}")
+    leftover = buffer + tail
+    if _has_sql(leftover):
+        raise ValueError(f"incomplete SQL statement at end of script: {leftover.strip()[:60]!r}")
     return statements
+
+
+def _has_sql(text: str) -> bool:
+    code = [line.split("--", 1)[0] for line in text.splitlines()]
+    return bool("".join(code).strip().strip(";").strip())
 
 
 def _version(dialect: str, conn) -> int:

@@ -52,20 +52,26 @@ class ReadinessStore:
                 "AND ready_override IS DISTINCT FROM ?", (value, tenant_id, value))
             return cursor.rowcount > 0
 
-    def record_status(self, tenant_id: str, seen: str | None, status: str) -> bool:
+    def record_status(self, tenant_id: str, seen: str | None, status: str,
+                      seen_transitions: int | None = None) -> bool:
         """Store a newly observed effective status; count a transition if it changed.
 
         Compare-and-set on the previously seen value, so when several workers observe
         the same change at once, exactly one of them counts it. The first observation
-        of a tenant is not a transition.
+        of a tenant is not a transition. Pass ``seen_transitions`` (the count read with
+        ``seen``) to compare the pair: every recorded change leaves NULL or adds one, so
+        the pair never repeats, and an observer that read ``ready`` before a
+        ready -> not ready -> ready round trip cannot write its stale status over it (ABA).
         """
+        sql = ("UPDATE tenants SET readiness_status = ?, readiness_transitions = "
+               "readiness_transitions + (CASE WHEN readiness_status IS NULL THEN 0 ELSE 1 END) "
+               "WHERE tenant_id = ? AND readiness_status IS NOT DISTINCT FROM ?")
+        params: tuple = (status, tenant_id, seen)
+        if seen_transitions is not None:
+            sql += " AND readiness_transitions = ?"
+            params += (seen_transitions,)
         with self.db.write() as conn:
-            cursor = conn.execute(
-                "UPDATE tenants SET readiness_status = ?, readiness_transitions = "
-                "readiness_transitions + (CASE WHEN readiness_status IS NULL THEN 0 ELSE 1 END) "
-                "WHERE tenant_id = ? AND readiness_status IS NOT DISTINCT FROM ?",
-                (status, tenant_id, seen))
-            return cursor.rowcount > 0
+            return conn.execute(sql, params).rowcount > 0
 
     def observe_duration(self, tenant_id: str, bucket: int, seconds: float) -> None:
         with self.db.write() as conn:
