@@ -4,6 +4,7 @@ from __future__ import annotations
 import pytest
 
 from app import close_app, create_app
+from tests.support.postgres_fixtures import postgres_server, postgres_url  # noqa: F401
 
 
 @pytest.fixture

@@ -1,0 +1,34 @@
+"""pytest fixtures for PostgreSQL: one throwaway server per session, a database per test.
+
+Without the PostgreSQL binaries the PostgreSQL tests are skipped with a clear
+message on a developer machine, and fail under CI (CI=true), which installs them.
+"""
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from .postgres import PostgresServer, pg_bin_dir
+
+MISSING = ("PostgreSQL binaries not found (/usr/lib/postgresql/*/bin): PostgreSQL tests "
+           "skipped. Install the Debian package 'postgresql' to run them; CI does.")
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    bin_dir = pg_bin_dir()
+    if bin_dir is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail(MISSING)
+        pytest.skip(MISSING)
+    server = PostgresServer(bin_dir)
+    server.init()
+    server.start()
+    yield server
+    server.destroy()
+
+
+@pytest.fixture
+def postgres_url(postgres_server):
+    return postgres_server.create_database()
