@@ -91,7 +91,7 @@ def _keys(name: str, raw: str) -> tuple[str, ...]:
 
 
 def _tenant_id(name: str, raw: str) -> str:
-    if not TENANT_ID_PATTERN.match(raw):
+    if not TENANT_ID_PATTERN.fullmatch(raw):
         raise SettingsError(name, f"must be a tenant id (a DNS label), got {raw!r}")
     return raw
 
