@@ -11,6 +11,8 @@ from .openapi import init_api
 from .request_limits import init_request_limits
 from .settings import Settings, is_setting, load_settings
 
+BACKGROUND_PERMIT_WAIT = 1.0  # seconds a background job waits per attempt for a permit
+
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build an app: settings (environment, then ``config``), store, metrics, blueprints."""
@@ -33,8 +35,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     tenant_host = runtime.init_app(app, the_store, settings, api)
     limiter = limits.init_app(app, the_store, settings,
                               app.extensions["tenantgate.store_collector"])
+    # Background work (upload processing) waits for its permit instead of failing.
     tenant_host.builder.permits = lambda record, name: limiter.hold(
-        record.tenant_id, record.limits, name)
+        record.tenant_id, record.limits, name, wait_seconds=BACKGROUND_PERMIT_WAIT)
     if settings.chaos_enabled:
         chaos.init_app(app, api)
     app.cli.add_command(admin.tenants_cli)

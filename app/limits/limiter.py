@@ -29,11 +29,16 @@ class Limiter:
                 for scope, limit in found]
 
     @contextmanager
-    def hold(self, tenant: str, overrides: Mapping[str, int], name: str) -> Iterator[None]:
-        """Hold ``name`` for ``tenant`` (tenant then global), or raise LimitRefused."""
+    def hold(self, tenant: str, overrides: Mapping[str, int], name: str,
+             wait_seconds: float | None = None) -> Iterator[None]:
+        """Hold ``name`` for ``tenant`` (tenant then global), or raise LimitRefused.
+
+        Waits up to LIMIT_WAIT_SECONDS for a permit, or ``wait_seconds`` if given.
+        """
         steps = self.steps(tenant, overrides, name)
+        wait = self.settings.limit_wait_seconds if wait_seconds is None else wait_seconds
         try:
-            permits = hold(steps, self.settings.limit_wait_seconds)
+            permits = hold(steps, wait)
             permits.__enter__()
         except LimitRefused as refused:
             self.counter.add(tenant, refused.limit, refused.scope)

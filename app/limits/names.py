@@ -24,9 +24,10 @@ def chain(name: str, tenant: Mapping[str, int], server: Mapping[str, int]) -> li
     total, global role. A scope without that limit is skipped."""
     steps = []
     for scope, limits in (("tenant", tenant), ("global", server)):
+        if name not in limits:
+            continue  # an unknown name must not fall back to its family's total
         total = total_of(name, limits)
         if total:
             steps.append((scope, total))
-        if name in limits:
-            steps.append((scope, name))
+        steps.append((scope, name))
     return steps

@@ -18,8 +18,9 @@ from pathlib import Path
 _FLOCK = "hhqqi4x"
 
 
-def _lock_request(kind: int, slot: int) -> bytes:
-    return struct.pack(_FLOCK, kind, os.SEEK_SET, slot, 1, 0)
+def _lock_request(kind: int, slot: int, length: int = 1) -> bytes:
+    # length 0: from ``slot`` to the end of the file, however far it grows.
+    return struct.pack(_FLOCK, kind, os.SEEK_SET, slot, length, 0)
 
 
 class Permit:
@@ -53,19 +54,29 @@ class SlotFile:
                 fcntl.fcntl(fd, fcntl.F_OFD_SETLK, _lock_request(fcntl.F_WRLCK, slot))
             except (BlockingIOError, PermissionError):
                 continue
+            if self._held(capacity, 0) and self.inflight(capacity) > capacity:
+                # Slots at or above ``capacity`` were taken under a larger capacity that
+                # has since been lowered: admit nothing new until enough are released.
+                self._release(fd, slot)
+                return None
             return Permit(self, fd, slot)
         self._give_fd(fd)
         return None
 
     def inflight(self, upto: int) -> int:
-        """How many of slots 0..upto-1 are held right now, across every process."""
-        held = 0
-        for slot in range(upto):
-            answer = fcntl.fcntl(self._probe, fcntl.F_OFD_GETLK,
-                                 _lock_request(fcntl.F_WRLCK, slot))
-            if struct.unpack(_FLOCK, answer)[0] != fcntl.F_UNLCK:
-                held += 1
+        """How many slots are held right now, across every process: slots 0..upto-1 and
+        any held above them (taken before the capacity was lowered)."""
+        held = slot = 0
+        while slot < upto or self._held(slot, 0):
+            held += self._held(slot)
+            slot += 1
         return held
+
+    def _held(self, slot: int, length: int = 1) -> bool:
+        """Whether anyone holds a lock on [slot, slot + length) (length 0: to the end)."""
+        answer = fcntl.fcntl(self._probe, fcntl.F_OFD_GETLK,
+                             _lock_request(fcntl.F_WRLCK, slot, length))
+        return struct.unpack(_FLOCK, answer)[0] != fcntl.F_UNLCK
 
     def close(self) -> None:
         with self._lock:

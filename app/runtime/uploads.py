@@ -19,10 +19,13 @@ from typing import Any, Callable, ContextManager
 from werkzeug.datastructures import FileStorage
 from werkzeug.utils import secure_filename
 
+from ..errors import ApiError
+
 log = logging.getLogger(__name__)
 
 UPLOAD_ID_LENGTH = 32
 STOP_JOIN_SECONDS = 5.0
+RETRY_SECONDS = 0.2
 
 
 def new_upload_id() -> str:
@@ -139,9 +142,16 @@ class UploadWorker:
                 self._store.update(upload_id, state="processing")
                 result = self._store.process(upload_id)
             self._store.update(upload_id, state="done", **result)
+        except ApiError as refused:
+            if refused.status not in (429, 503):
+                raise
+            # No permit now (the tenant's or the server's ocr limit is full): the upload
+            # stays queued and is tried again shortly, never dropped.
+            if not self._stop.wait(RETRY_SECONDS):
+                self._queue.put(upload_id)
         except Exception as exc:  # one bad upload must not kill the tenant's worker
             log.warning("tenant %s: upload %s failed: %s", self.tenant, upload_id, exc)
             try:
                 self._store.update(upload_id, state="failed", error=type(exc).__name__)
-            except OSError:
+            except Exception:  # an unreadable status record (ValueError) must not kill it either
                 log.warning("tenant %s: cannot record failure of %s", self.tenant, upload_id)

@@ -63,8 +63,8 @@ class Server:
             try:
                 if requests.get(self.url("/healthz"), timeout=1).status_code == 200:
                     return
-            except requests.ConnectionError:
-                pass
+            except (requests.ConnectionError, requests.Timeout):
+                pass  # not listening yet, or a worker still booting
             time.sleep(0.05)
         raise RuntimeError(f"gunicorn did not answer within {timeout}s:\n{self.log()}")
 
