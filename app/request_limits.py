@@ -20,5 +20,6 @@ def init_request_limits(app: Flask, settings: Settings) -> None:
     @app.before_request
     def limit_body_size():
         view = current_app.view_functions.get(request.endpoint or "")
-        if not getattr(view, "accepts_uploads", False):
-            request.max_content_length = settings.max_json_bytes
+        uploads = getattr(view, "accepts_uploads", False)
+        request.max_content_length = settings.max_upload_bytes if uploads \
+            else settings.max_json_bytes

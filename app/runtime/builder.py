@@ -43,9 +43,10 @@ class RuntimeBuilder:
         self._chaos(record, "factory")
         root = Path(self._settings.data_root).resolve()
         for path in (record.data_dir, record.uploads_dir):
+            # Directories are made when the tenant is registered; a missing one here has
+            # vanished since, which the validator reports instead of hiding with a new one.
             if not Path(path).resolve().is_relative_to(root):
                 raise ValueError(f"{path} is outside TENANT_DATA_ROOT")
-            Path(path).mkdir(parents=True, exist_ok=True)
         tenant = record.tenant_id
         uploads = UploadStore(record.uploads_dir)
         worker = UploadWorker(tenant, uploads, permit=lambda: self.permits(record, "ocr"),

@@ -28,16 +28,21 @@ class TenantHost:
                                        validator_timeout=validator_timeout)
         self._seen_version: int | None = None
         self._sync_lock = threading.Lock()
+        self._register_lock = threading.Lock()
         self._host_cache: dict[str, str | None] = {}
 
     # -- request path ------------------------------------------------------------------
     def runtime(self, tenant: str) -> TenantRuntime:
         """The tenant's runtime, or the contract's 404/503 answer."""
         self.sync()
-        if tenant not in self.registry:
-            self._register(tenant)
         try:
-            return self.registry.resolve(tenant)
+            try:
+                self._ensure_registered(tenant)
+                return self.registry.resolve(tenant)
+            except TenantNotFound:
+                # Unloaded by a concurrent config change while we waited: load it afresh.
+                self._ensure_registered(tenant)
+                return self.registry.resolve(tenant)
         except TenantNotFound:
             raise ApiError(404, "unknown_tenant") from None
         except TenantPending:
@@ -63,8 +68,7 @@ class TenantHost:
     def recheck(self, tenant: str):
         """Run the validator now (admin recheck); returns the stored health record."""
         self.sync()
-        if tenant not in self.registry:
-            self._register(tenant, for_recheck=True)
+        self._ensure_registered(tenant, for_recheck=True)
         try:
             self.registry.recheck(tenant)
         except TenantNotFound:
@@ -97,6 +101,15 @@ class TenantHost:
         if record.health != local and (record.health == DISABLED or local == DISABLED):
             # Another worker's build, validation or recheck decided; follow it.
             self.registry.unregister(tenant)
+
+    def _ensure_registered(self, tenant: str, for_recheck: bool = False) -> None:
+        # One registration per tenant: concurrent first hits must not each register (and
+        # build) their own entry, replacing one another's.
+        if tenant in self.registry:
+            return
+        with self._register_lock:
+            if tenant not in self.registry:
+                self._register(tenant, for_recheck)
 
     def _register(self, tenant: str, for_recheck: bool = False) -> None:
         record = self.store.tenants.get(tenant)

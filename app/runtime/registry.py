@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import logging
 import threading
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
-from ..deadlines import DeadlineExceeded, DeadlineRunner
 from ..tenants.hosts import normalize_host
-from .health import (DISABLED, HEALTHY, PENDING, TRANSIENT, Outcome, ValidationFailure,
-                     next_state, outcome_of)
+from .health import (DISABLED, HEALTHY, PENDING, TRANSIENT, UNVERIFIED, Outcome,
+                     ValidationFailure, next_state, outcome_of)
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +47,8 @@ class _Entry:
     reason: str | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
     meta: dict = field(default_factory=dict)
+    # The latest validator call; one abandoned at its deadline may still be running.
+    validating: Future | None = None
 
 
 def _stop(runtime: Any) -> None:
@@ -64,7 +66,6 @@ class TenantRegistry:
         self._sink = health_sink or (lambda tenant, state, reason: None)
         self._validator_timeout = validator_timeout
         self._build_wait = build_wait
-        self._validators = DeadlineRunner(threads=4, name="tenant-validator")
 
     # -- registration ------------------------------------------------------------------
     def register(self, tenant_id: str, runtime: Any, hosts: Iterable[str] = (),
@@ -72,8 +73,8 @@ class TenantRegistry:
         """Register an already built runtime; validates it now. Returns its health."""
         entry = _Entry(tenant_id, None, validator, self._norm(hosts), PENDING, runtime=runtime,
                        meta=meta)
-        self._install(entry)
-        with entry.lock:
+        with entry.lock:  # held from installation on: nobody is served before validation
+            self._install(entry)
             return self._validate(entry)
 
     def register_lazy(self, tenant_id: str, factory: Factory, hosts: Iterable[str] = (),
@@ -122,23 +123,27 @@ class TenantRegistry:
 
     def resolve(self, tenant_id: str) -> Any:
         """The tenant's runtime, built now if lazy; raises when unknown, failed or pending."""
-        entry = self._entries.get(tenant_id)
-        if entry is None:
-            raise TenantNotFound(tenant_id)
-        if entry.runtime is not None and entry.health != DISABLED:
-            return entry.runtime
-        if entry.health == DISABLED:
-            raise TenantUnavailable(entry.reason or "disabled")
-        if not entry.lock.acquire(timeout=self._build_wait):
-            raise TenantPending(tenant_id)
-        try:
-            if entry.runtime is None and entry.health != DISABLED:
-                self._build(entry)
+        while True:
+            entry = self._entries.get(tenant_id)
+            if entry is None:
+                raise TenantNotFound(tenant_id)
+            # Served without the lock only once validated: never while first validation runs.
+            if entry.runtime is not None and entry.health in (HEALTHY, UNVERIFIED):
+                return entry.runtime
             if entry.health == DISABLED:
                 raise TenantUnavailable(entry.reason or "disabled")
-            return entry.runtime
-        finally:
-            entry.lock.release()
+            if not entry.lock.acquire(timeout=self._build_wait):
+                raise TenantPending(tenant_id)
+            try:
+                if entry.runtime is None and entry.health != DISABLED:
+                    self._build(entry)
+                if entry.health == DISABLED:
+                    raise TenantUnavailable(entry.reason or "disabled")
+                if self._entries.get(tenant_id) is entry:
+                    return entry.runtime
+            finally:
+                entry.lock.release()
+            # Unregistered or replaced while we waited or built: look the tenant up again.
 
     def recheck(self, tenant_id: str) -> tuple[str, str | None]:
         """Validate now (building first if needed); returns (state, reason)."""
@@ -201,16 +206,31 @@ class TenantRegistry:
     def _run_validator(self, entry: _Entry) -> Outcome:
         if entry.validator is None:
             return Outcome(True)
-        runtime = entry.runtime
+        if entry.validating is not None and not entry.validating.done():
+            # At most one call per tenant: a hung validator never piles up threads.
+            return Outcome(False, TRANSIENT, "previous validator call has not returned")
+        # Its own thread, not a shared pool: tenants whose validators hang cannot use up
+        # the threads another tenant's validation needs.
+        future: Future = Future()
+        validator, runtime = entry.validator, entry.runtime
+
+        def call() -> None:
+            try:
+                future.set_result(validator(runtime))
+            except BaseException as exc:  # handed to the waiting caller
+                future.set_exception(exc)
+
+        entry.validating = future
+        threading.Thread(target=call, daemon=True,
+                         name=f"tenant-{entry.tenant_id}-validator").start()
         try:
-            return outcome_of(self._validators.run(lambda: entry.validator(runtime),
-                                                   self._validator_timeout))
+            return outcome_of(future.result(self._validator_timeout))
         except ValidationFailure as failure:
             return Outcome(False, failure.kind, failure.reason)
-        except DeadlineExceeded:
-            return Outcome(False, TRANSIENT, f"validator timed out after "
-                                             f"{self._validator_timeout:g}s")
         except Exception as exc:  # an unexpected validator error is a transient failure
+            if not future.done():  # abandoned at the deadline; it may finish on its own
+                return Outcome(False, TRANSIENT, f"validator timed out after "
+                                                 f"{self._validator_timeout:g}s")
             return Outcome(False, TRANSIENT, f"validator raised {type(exc).__name__}: {exc}")
 
     def _set_health(self, entry: _Entry, state: str, reason: str | None) -> None:

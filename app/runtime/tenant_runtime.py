@@ -32,6 +32,8 @@ class TenantRuntime:
     def exams(self) -> list[dict]:
         """Manifests under ``<data_dir>/exams/*/manifest.json``, never outside data_dir."""
         root = self.data_dir.resolve(strict=True)
+        if not root.is_dir():  # e.g. replaced by a file: unavailable, not "no exams"
+            raise NotADirectoryError(f"{root} is not a directory")
         exams = []
         for manifest in sorted(root.glob("exams/*/manifest.json")):
             resolved = manifest.resolve()

@@ -30,7 +30,7 @@ class TenantStatusSchema(Schema):
                            metadata={"enum": ["ready", "not ready", "unknown", "error"]})
     reason = fields.String(required=True, metadata={"enum": [
         "unknown_tenant", "disabled", "override", "health", "check_failed", "inherited",
-        "timeout", "store_unavailable", "resolution_failed"]})
+        "timeout", "store_unavailable", "resolution_failed", "last_observed"]})
 
 
 class SetReadyResultSchema(Schema):

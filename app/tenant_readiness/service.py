@@ -23,6 +23,18 @@ log = logging.getLogger(__name__)
 DURATION_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 
 
+class _Flight:
+    """One resolution of one tenant in this process. Probes that arrive while it runs wait
+    for it instead of starting another, so a hung tenant holds one resolver thread only."""
+
+    def __init__(self) -> None:
+        self.began = time.monotonic()
+        self.done = threading.Event()
+        self.state = "pending"  # -> "running" (resolver took it) or "abandoned" (never ran)
+        self.status: TenantStatus | None = None
+        self.resolved = False  # the status comes from a completed resolution
+
+
 class TenantReadiness:
     def __init__(self, store: Store, settings: Settings, global_ready: Callable[[], bool],
                  timeout: float = 2.0, clock: Callable[[], float] = time.perf_counter):
@@ -32,55 +44,116 @@ class TenantReadiness:
         self._timeout = timeout
         self._clock = clock
         self._runner = DeadlineRunner(threads=8, name="tenant-readiness")
-        # Tenants with a resolution still running past its deadline: answered at once,
-        # so one stuck tenant holds at most one resolver thread.
-        self._stuck: set[str] = set()
-        self._stuck_lock = threading.Lock()
+        # The resolution in flight per tenant (at most one), removed when it ends.
+        self._flights: dict[str, _Flight] = {}
+        self._flights_lock = threading.Lock()
 
     def readyz(self, tenant: str) -> TenantStatus:
-        with self._stuck_lock:
-            if tenant in self._stuck:
-                return TenantStatus(tenant, ERROR, "timeout")
         started = self._clock()
-        finished = threading.Event()
+        arrived = time.monotonic()
+        deadline = arrived + self._timeout
+        while time.monotonic() < deadline:
+            with self._flights_lock:
+                flight = self._flights.get(tenant)
+                lead = flight is None
+                if lead:
+                    flight = self._flights[tenant] = _Flight()
+            if lead:
+                self._lead(tenant, flight, deadline)
+            elif flight.began < arrived:
+                # It may have read state older than this probe: wait for it to end, then
+                # lead (or join) a fresh one. Still running past its deadline: stuck.
+                if time.monotonic() - flight.began > self._timeout:
+                    break
+                if flight.done.wait(max(0.0, deadline - time.monotonic())):
+                    continue
+                break
+            if not flight.done.wait(max(0.0, deadline - time.monotonic())):
+                break
+            status = flight.status
+            if self._settings.tenant_readiness_histogram and flight.resolved \
+                    and status.reason != "unknown_tenant":
+                self._observe(tenant, self._clock() - started)
+            return status
+        return TenantStatus(tenant, ERROR, "timeout")
 
-        def call() -> TenantStatus:
-            try:
-                return self._resolve_and_record(tenant, inject_faults=True)
-            finally:
-                with self._stuck_lock:
-                    finished.set()
-                    self._stuck.discard(tenant)
-
+    def _lead(self, tenant: str, flight: _Flight, deadline: float) -> None:
         try:
-            status = self._runner.run(call, self._timeout)
+            self._runner.run(lambda: self._fly(tenant, flight),
+                             max(0.0, deadline - time.monotonic()))
         except DeadlineExceeded:
-            with self._stuck_lock:
-                if not finished.is_set():
-                    self._stuck.add(tenant)
             log.warning("tenant %s: readiness resolution exceeded %.1fs", tenant, self._timeout)
-            return TenantStatus(tenant, ERROR, "timeout")
-        except StoreUnavailable:
-            return TenantStatus(tenant, ERROR, "store_unavailable")
-        except Exception:  # any failure resolving this tenant is this tenant's error only
-            log.exception("tenant %s: readiness resolution failed", tenant)
-            return TenantStatus(tenant, ERROR, "resolution_failed")
-        if self._settings.tenant_readiness_histogram and status.reason != "unknown_tenant":
-            self._observe(tenant, self._clock() - started)
-        return status
+            with self._flights_lock:
+                if flight.state != "pending":
+                    return  # it runs on and ends the flight itself
+                flight.state = "abandoned"
+            self._land(tenant, flight, TenantStatus(tenant, ERROR, "timeout"), False)
+
+    def _fly(self, tenant: str, flight: _Flight) -> None:
+        with self._flights_lock:
+            if flight.state == "abandoned":
+                return
+            flight.state = "running"
+        status, resolved = TenantStatus(tenant, ERROR, "resolution_failed"), False
+        try:
+            status, resolved = self._resolve_guarded(tenant, inject_faults=True)
+        finally:
+            self._land(tenant, flight, status, resolved)
+
+    def _land(self, tenant: str, flight: _Flight, status: TenantStatus, resolved: bool) -> None:
+        with self._flights_lock:
+            flight.status, flight.resolved = status, resolved
+            if self._flights.get(tenant) is flight:
+                del self._flights[tenant]
+        flight.done.set()
+        if status.status == ERROR and status.reason in ("timeout", "resolution_failed"):
+            self._remember_error(tenant)
+
+    def _remember_error(self, tenant: str) -> None:
+        """Record "error" as the tenant's observed status, so its scrape-time state is 0.
+
+        In the background: the store itself may be what is stuck.
+        """
+        def record() -> None:
+            try:
+                row = self._store.readiness.get(tenant)
+                if row is not None and row.status != ERROR:
+                    self._store.readiness.record_status(tenant, row.status, ERROR,
+                                                        row.transitions)
+            except Exception as exc:  # best effort: whatever failed the resolution may fail here
+                log.warning("tenant %s: error status not recorded: %s", tenant, exc)
+
+        threading.Thread(target=record, daemon=True, name="tenant-readiness-error").start()
 
     def set_ready(self, tenant: str, ready: bool | None) -> tuple[TenantStatus, bool]:
         ensure_tenant(self._store, self._settings, tenant)
         # Record the status before the change, so the change itself counts as a transition.
-        self._resolve_and_record(tenant)
+        # A tenant whose resolution fails can still be given an override (its answer: error).
+        self._resolve_guarded(tenant)
         changed = self._store.readiness.set_override(tenant, ready)
-        return self._resolve_and_record(tenant), changed
+        return self._resolve_guarded(tenant)[0], changed
 
     def current(self, rows) -> list[TenantStatus]:
-        """Statuses of stored rows for the scrape; global readiness asked once."""
+        """Statuses of stored rows for the scrape; global readiness asked once.
+
+        A tenant last observed in error stays in error here until a probe of its
+        readyz resolves it again: the scrape never hides a failing tenant.
+        """
         global_ready = self._global_ready()
-        return [self._record(row, resolve(row.tenant_id, row, lambda: global_ready))
+        return [TenantStatus(row.tenant_id, ERROR, "last_observed") if row.status == ERROR
+                else self._record(row, resolve(row.tenant_id, row, lambda: global_ready))
                 for row in rows]
+
+    def _resolve_guarded(self, tenant: str,
+                         inject_faults: bool = False) -> tuple[TenantStatus, bool]:
+        """(status, resolved): a failure is this tenant's error only, never raised."""
+        try:
+            return self._resolve_and_record(tenant, inject_faults), True
+        except StoreUnavailable:
+            return TenantStatus(tenant, ERROR, "store_unavailable"), False
+        except Exception:  # any failure resolving this tenant is this tenant's error only
+            log.exception("tenant %s: readiness resolution failed", tenant)
+            return TenantStatus(tenant, ERROR, "resolution_failed"), False
 
     def _resolve_and_record(self, tenant: str, inject_faults: bool = False) -> TenantStatus:
         if inject_faults and self._settings.chaos_enabled:
@@ -91,7 +164,8 @@ class TenantReadiness:
 
     def _record(self, row, status: TenantStatus) -> TenantStatus:
         if row.status != status.status:
-            self._store.readiness.record_status(row.tenant_id, row.status, status.status)
+            self._store.readiness.record_status(row.tenant_id, row.status, status.status,
+                                                row.transitions)
         return status
 
     def _inject(self, tenant: str) -> None:

@@ -49,11 +49,14 @@ def ensure_tenant(store: Store, settings: Settings, tenant_id: str) -> tuple[Ten
     """Register ``tenant_id`` with defaults if it is new (subject to the cap)."""
     record = build_record(settings, tenant_id, {})
     try:
-        return store.tenants.ensure(record, settings.max_tenant_labels)
+        stored, created = store.tenants.ensure(record, settings.max_tenant_labels)
     except LabelCapReached as exc:
         raise _refused(store, exc) from None
     except DirectoryTaken as exc:
         raise ApiError(409, "directory_in_use", field=exc.field) from None
+    if created:
+        make_directories(stored)
+    return stored, created
 
 
 def make_directories(record: TenantRecord) -> None:
