@@ -87,18 +87,19 @@ class TenantHost:
             if version == self._seen_version:
                 return
             self._host_cache.clear()
-            for tenant in self.registry.tenant_ids():
-                self._refresh(tenant)
+            loaded = self.registry.tenant_ids()
+            states = self.store.tenants.states(loaded)  # one read for every loaded tenant
+            for tenant in loaded:
+                self._refresh(tenant, states.get(tenant))
             self._seen_version = version
 
-    def _refresh(self, tenant: str) -> None:
+    def _refresh(self, tenant: str, state) -> None:
         meta = self.registry.entry_meta(tenant) or {}
-        record = self.store.tenants.get(tenant)
-        if record is None or not record.enabled or record.updated_at != meta.get("updated_at"):
+        if state is None or not state.enabled or state.updated_at != meta.get("updated_at"):
             self.registry.unregister(tenant)  # stops its workers; rebuilt on next use
             return
         local = self.registry.health(tenant)
-        if record.health != local and (record.health == DISABLED or local == DISABLED):
+        if state.health != local and (state.health == DISABLED or local == DISABLED):
             # Another worker's build, validation or recheck decided; follow it.
             self.registry.unregister(tenant)
 

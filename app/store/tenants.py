@@ -40,6 +40,15 @@ class DirectoryTaken(Exception):
         self.tenant_id = tenant_id
 
 
+@dataclass(frozen=True)
+class TenantState:
+    """What a worker compares to know whether its view of a tenant is stale."""
+
+    enabled: bool
+    updated_at: str
+    health: str
+
+
 @dataclass
 class TenantRecord:
     tenant_id: str
@@ -102,6 +111,18 @@ class TenantStore:
             rows = conn.execute(
                 f"SELECT {_READ_COLUMNS} FROM tenants ORDER BY tenant_id").fetchall()
         return [_record(r) for r in rows]
+
+    def states(self, tenant_ids: list[str]) -> dict[str, TenantState]:
+        found: dict[str, TenantState] = {}
+        with self.db.read() as conn:
+            for start in range(0, len(tenant_ids), 500):
+                chunk = tenant_ids[start:start + 500]
+                marks = ",".join("?" * len(chunk))
+                for row in conn.execute(
+                        "SELECT tenant_id, enabled, updated_at, health FROM tenants "
+                        f"WHERE tenant_id IN ({marks})", chunk).fetchall():
+                    found[row[0]] = TenantState(bool(row[1]), row[2], row[3])
+        return found
 
     def first(self, limit: int) -> list[TenantRecord]:
         """The ``limit`` oldest tenants: the ones whose labels metrics may carry."""
