@@ -8,8 +8,10 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 T ?= tests
 PYTEST_FLAGS ?=
+# make fuzz: examples per operation and key variant (the bounded run in make test uses 15).
+FUZZ_EXAMPLES ?= 500
 
-.PHONY: help run test chaos lint clean
+.PHONY: help run test chaos fuzz soak lint bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -25,14 +27,23 @@ $(STAMP): setup.cfg pyproject.toml
 run: $(STAMP) ## Run the server (gunicorn, SQLite store under ./data) on BIND=127.0.0.1:8000
 	$(BIN)/gunicorn -c config/gunicorn.conf.py wsgi:app
 
-test: $(STAMP) ## Run the tests (chaos excluded); T=path runs a subset
-	$(BIN)/pytest -m "not chaos" $(PYTEST_FLAGS) $(T)
+test: $(STAMP) ## Run the tests (chaos and soak excluded); T=path runs a subset
+	$(BIN)/pytest -m "not chaos and not soak" $(PYTEST_FLAGS) $(T)
 
 chaos: $(STAMP) ## Run the chaos (fault-injection) suite
 	$(BIN)/pytest -m chaos $(PYTEST_FLAGS) $(T)
 
+fuzz: $(STAMP) ## Long API fuzz (FUZZ_EXAMPLES=500 per operation and key, random seed); prints the count
+	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/pytest $(PYTEST_FLAGS) tests/security/test_fuzz_api.py
+
+soak: $(STAMP) ## 2-minute mixed load on 4 gunicorn workers; SOAK_SECONDS=N shortens it
+	$(BIN)/pytest -m soak -s $(PYTEST_FLAGS) tests/reliability/test_soak.py
+
 lint: $(STAMP) ## Run flake8
 	$(BIN)/flake8 app tests config wsgi.py
+
+bench: $(STAMP) ## Run the benchmarks (about 9 minutes; wrk via apt-get if missing); see docs/performance.md
+	$(BIN)/python -m bench.run
 
 clean: ## Remove the virtualenv and local data
 	rm -rf $(VENV) data .pytest_cache

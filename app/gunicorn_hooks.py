@@ -1,8 +1,9 @@
 """gunicorn server hooks: process-wide set-up and teardown, called from config/gunicorn.conf.py.
 
 The master validates settings and migrates the store once before forking; the
-metrics directory is emptied at start and dead workers are marked; each worker
-turns SIGTERM into a drain (not ready, still serving) before its graceful exit.
+metrics directory is emptied at start, and a dead worker's metric files are marked
+and folded into archives (so recycled workers do not slow every scrape down); each
+worker turns SIGTERM into a drain (not ready, still serving) before its graceful exit.
 """
 from __future__ import annotations
 
@@ -14,8 +15,12 @@ from pathlib import Path
 
 from prometheus_client import multiprocess
 
+from .metrics.multiprocess_folding import fold_dead_worker
 from .settings import SettingsError, load_settings
 from .store import open_store
+
+# Dead workers whose files could not be folded yet (a scrape held the lock too long).
+_unfolded: set[int] = set()
 
 
 def on_starting(server, multiproc_dir: str) -> None:
@@ -61,9 +66,18 @@ def worker_exit(server, worker) -> None:
         close_app(app)
 
 
-def child_exit(server, worker) -> None:
+def child_exit(server, worker, multiproc_dir: str) -> None:
     # Drop the dead worker's live-gauge files so they stop counting.
-    multiprocess.mark_process_dead(worker.pid)
+    multiprocess.mark_process_dead(worker.pid, multiproc_dir)
+    # Fold its counters and histograms into the archives: without this, every recycled
+    # worker (max_requests, timeouts, crashes) leaves files that every scrape reads.
+    _unfolded.add(worker.pid)
+    for pid in sorted(_unfolded):
+        if not fold_dead_worker(multiproc_dir, pid):
+            server.log.warning("metrics: files of worker %s not folded yet (scrape running)",
+                               pid)
+            break
+        _unfolded.discard(pid)
 
 
 def on_exit(server, directories: list[tuple[str, bool]]) -> None:

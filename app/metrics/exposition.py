@@ -4,7 +4,8 @@ from __future__ import annotations
 from flask import Response, current_app
 from flask_smorest import Blueprint
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
-from prometheus_client.multiprocess import MultiProcessCollector
+
+from .multiprocess_folding import LockedMultiProcessCollector
 
 bp = Blueprint("metrics", __name__, description="Prometheus exposition")
 
@@ -14,8 +15,9 @@ def build_scrape_registry(app_registry: CollectorRegistry, multiproc_dir: str | 
     """A fresh registry per scrape, so scrape-time collectors are never registered twice."""
     registry = CollectorRegistry(auto_describe=False)
     if multiproc_dir:
-        # Sums (or picks, per gauge mode) every worker's values from the shared directory.
-        MultiProcessCollector(registry, path=multiproc_dir)
+        # Sums (or picks, per gauge mode) every worker's values from the shared directory,
+        # under the lock the master takes to fold a dead worker's files into the archives.
+        LockedMultiProcessCollector(registry, path=multiproc_dir)
     else:
         registry.register(app_registry)
     for collector in collectors:
