@@ -78,7 +78,7 @@ class Tenant(MethodView):
         """One tenant."""
         return _view(_get_or_404(tenant))
 
-    @blp.arguments(TenantPutSchema, error_status_code=400)
+    @blp.arguments(TenantPutSchema(), error_status_code=400)
     @blp.response(200, TenantSchema, description="Updated")
     @blp.alt_response(201, schema=TenantSchema, description="Created")
     @blp.alt_response(401, response="UNAUTHORIZED")
@@ -90,7 +90,7 @@ class Tenant(MethodView):
         record, created = put_tenant(get_store(), _settings(), tenant, body)
         return _view(record), 201 if created else 200
 
-    @blp.arguments(DeleteQuerySchema, location="query", error_status_code=400)
+    @blp.arguments(DeleteQuerySchema(), location="query", error_status_code=400)
     @blp.response(200, DeletedSchema)
     @blp.alt_response(401, response="UNAUTHORIZED")
     @blp.alt_response(404, response="NOT_FOUND")

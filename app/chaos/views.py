@@ -29,7 +29,7 @@ class HeldSchema(Schema):
 
 
 @blp.route("/chaos/hold/<limit>", methods=["POST"])
-@blp.arguments(HoldQuerySchema, location="query", error_status_code=400)
+@blp.arguments(HoldQuerySchema(), location="query", error_status_code=400)
 @blp.response(200, HeldSchema)
 @blp.alt_response(429, response="TOO_MANY_REQUESTS")
 @blp.alt_response(503, response="SERVICE_UNAVAILABLE")

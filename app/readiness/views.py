@@ -26,7 +26,7 @@ def healthz():
 
 
 @blp.route("/readyz")
-@blp.arguments(ReadinessQuerySchema, location="query", error_status_code=400)
+@blp.arguments(ReadinessQuerySchema(), location="query", error_status_code=400)
 @blp.response(200, ReadinessSchema)
 @blp.alt_response(503, schema=ReadinessSchema, description="Not ready")
 def readyz(query):
@@ -41,7 +41,7 @@ def readyz(query):
 
 
 @blp.route("/readyz/<check>")
-@blp.arguments(CheckQuerySchema, location="query", error_status_code=400)
+@blp.arguments(CheckQuerySchema(), location="query", error_status_code=400)
 @blp.response(200, ReadinessSchema)
 @blp.alt_response(503, schema=ReadinessSchema, description="The check failed")
 @blp.alt_response(404, description="Unknown check")

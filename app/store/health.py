@@ -36,10 +36,14 @@ class HealthStore:
             raise ValueError(f"unknown health state {state!r}")
         now = self._now()
         with self.db.write() as conn:
-            cursor = conn.execute(
+            row = conn.execute("SELECT health, health_reason FROM tenants WHERE tenant_id = ?",
+                               (tenant_id,)).fetchone()
+            if row is None:
+                return None
+            conn.execute(
                 "UPDATE tenants SET health = ?, health_reason = ?, health_checked_at = ? "
                 "WHERE tenant_id = ?", (state, reason, now, tenant_id))
-            if not cursor.rowcount:
-                return None
-            bump_version(conn)
+            if (row[0], row[1]) != (state, reason):
+                # Only a real change makes every worker re-read its loaded tenants.
+                bump_version(conn)
         return HealthRecord(state, reason, now)

@@ -52,12 +52,18 @@ class _Connection:
         self._conn = conn
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> psycopg.Cursor:
-        return self._conn.execute(_PLACEHOLDER.sub("%s", sql), params)
+        return self._conn.execute(_to_psycopg(sql), params)
 
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> psycopg.Cursor:
         cursor = self._conn.cursor()
-        cursor.executemany(_PLACEHOLDER.sub("%s", sql), rows)
+        cursor.executemany(_to_psycopg(sql), rows)
         return cursor
+
+
+def _to_psycopg(sql: str) -> str:
+    """``?`` placeholders become ``%s``; a literal ``%`` (LIKE 'a%', a migration's text)
+    must be doubled, or psycopg would take it for a placeholder of its own."""
+    return _PLACEHOLDER.sub("%s", sql.replace("%", "%%"))
 
 
 class PostgresDatabase:
@@ -66,8 +72,13 @@ class PostgresDatabase:
     def __init__(self, url: str, max_connections: int = 16, timeout: float = 5.0):
         self.url = url
         self._timeout = timeout
+        # reconnect_timeout: the pool retries a lost connection with exponential back-off
+        # (1, 2, 4, ... s) and allows one growth attempt at a time, so after a long outage
+        # its next attempt could come minutes after PostgreSQL is back. Giving up after
+        # ``timeout`` ends each back-off chain early; the next request starts a new one.
         self._pool = ConnectionPool(
             url, min_size=1, max_size=max_connections, open=False, timeout=timeout,
+            reconnect_timeout=timeout,
             kwargs={"autocommit": True, "row_factory": _row_factory,
                     "connect_timeout": max(1, int(timeout))})
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any
 
 from .database import SQLiteDatabase
@@ -246,5 +245,7 @@ class TenantStore:
 
 
 def _overlaps(a: str, b: str) -> bool:
-    pa, pb = Path(a), Path(b)
-    return pa == pb or pa.is_relative_to(pb) or pb.is_relative_to(pa)
+    # Stored paths are absolute and resolved, so plain string prefixes decide (fast even
+    # with many tenants, inside the write lock).
+    a, b = a.rstrip("/") + "/", b.rstrip("/") + "/"
+    return a.startswith(b) or b.startswith(a)

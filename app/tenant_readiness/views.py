@@ -35,7 +35,7 @@ def readyz(tenant):
 
 
 @blp.route("/<tenant>/set_ready", methods=["POST"])
-@blp.arguments(SetReadySchema, error_status_code=400)
+@blp.arguments(SetReadySchema(), error_status_code=400)
 @blp.response(200, SetReadyResultSchema)
 @blp.alt_response(401, response="UNAUTHORIZED")
 @blp.alt_response(429, response="TOO_MANY_REQUESTS")

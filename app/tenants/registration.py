@@ -47,6 +47,9 @@ def put_tenant(store: Store, settings: Settings, tenant_id: str,
 
 def ensure_tenant(store: Store, settings: Settings, tenant_id: str) -> tuple[TenantRecord, bool]:
     """Register ``tenant_id`` with defaults if it is new (subject to the cap)."""
+    existing = store.tenants.get(tenant_id)
+    if existing is not None:
+        return existing, False
     record = build_record(settings, tenant_id, {})
     try:
         stored, created = store.tenants.ensure(record, settings.max_tenant_labels)
