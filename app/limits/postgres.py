@@ -38,7 +38,7 @@ class PgPermit:
     def release(self) -> None:
         if self._backend is not None:
             backend, self._backend = self._backend, None
-            backend._release(self._key, self.slot)
+            backend._release(self)
 
 
 class PgSemaphore:
@@ -56,7 +56,9 @@ class PostgresBackend:
         self._conn: psycopg.Connection | None = None
         self._pid = 0
         self._lock = threading.Lock()
-        self._held: set[tuple[int, int]] = set()
+        # (key, slot) -> the permit holding it through the current session. A permit
+        # from a session that was lost must not release the same slot taken again since.
+        self._held: dict[tuple[int, int], PgPermit] = {}
 
     def semaphore(self, owner: str, limit: str, capacity: int) -> PgSemaphore:
         return PgSemaphore(self, lock_key(owner, limit), capacity)
@@ -82,21 +84,32 @@ class PostgresBackend:
                 if slot in taken or (key, slot) in self._held:
                     continue
                 if self._run("SELECT pg_try_advisory_lock(%s, %s)", (key, slot)).fetchone()[0]:
-                    self._held.add((key, slot))
-                    return PgPermit(self, key, slot)
+                    permit = self._held[(key, slot)] = PgPermit(self, key, slot)
+                    return permit
         return None
 
-    def _release(self, key: int, slot: int) -> None:
+    def _release(self, permit: PgPermit) -> None:
+        key, slot = permit._key, permit.slot
         with self._lock:
-            if (key, slot) not in self._held:
+            if self._held.get((key, slot)) is not permit:
                 return  # the session was lost meanwhile, and the lock with it
-            self._held.discard((key, slot))
+            del self._held[(key, slot)]
             try:
-                self._run("SELECT pg_advisory_unlock(%s, %s)", (key, slot))
+                self._run("SELECT pg_advisory_unlock(%s, %s)", (key, slot), retry=False)
             except StoreUnavailable as exc:
                 log.warning("permit release: session lost (%s); the lock went with it", exc)
 
-    def _run(self, sql: str, params: tuple):
+    def _run(self, sql: str, params: tuple, retry: bool = True):
+        # A session that was fine when last used may have died since (PostgreSQL
+        # restarted): its locks died with it, so the statement is tried once more on a
+        # new session. Not for an unlock: a new session holds nothing to unlock.
+        stale = self._conn is not None and not self._conn.closed and self._pid == os.getpid()
+        try:
+            return self._session().execute(sql, params)
+        except psycopg.OperationalError as exc:
+            self._drop_session()
+            if not (retry and stale):
+                raise StoreUnavailable(str(exc).strip()) from exc
         try:
             return self._session().execute(sql, params)
         except psycopg.OperationalError as exc:

@@ -17,13 +17,15 @@ TENANT_PREFIX = "/t/<tenant>"
 
 def _take_tenant_from_path(endpoint, values):
     if values and "tenant" in values:
-        g.tenant_in_path = check_tenant_id(values.pop("tenant"))
+        g.tenant_in_path = values.pop("tenant")  # checked in _enter_tenant
 
 
 def _enter_tenant():
     host = current_app.extensions["tenantgate.tenant_host"]
     tenant = g.pop("tenant_in_path", None)
-    if tenant is None:
+    if tenant is not None:
+        check_tenant_id(tenant)
+    else:
         tenant = host.tenant_for_host(request.host) or \
             current_app.extensions["tenantgate.settings"].default_tenant
     workspace = check_workspace_id(request.headers.get("X-Workspace", "main"))

@@ -72,15 +72,31 @@ class PostgresDatabase:
     def __init__(self, url: str, max_connections: int = 16, timeout: float = 5.0):
         self.url = url
         self._timeout = timeout
-        # reconnect_timeout: the pool retries a lost connection with exponential back-off
-        # (1, 2, 4, ... s) and allows one growth attempt at a time, so after a long outage
-        # its next attempt could come minutes after PostgreSQL is back. Giving up after
-        # ``timeout`` ends each back-off chain early; the next request starts a new one.
+        # check: see _check. reconnect_timeout: the pool retries a lost connection with
+        # exponential back-off (1, 2, 4, ... s) and allows one growth attempt at a time, so
+        # after a long outage its next attempt could come minutes after PostgreSQL is back.
+        # Giving up after ``timeout`` ends each back-off chain early; the next request
+        # starts a new one.
         self._pool = ConnectionPool(
             url, min_size=1, max_size=max_connections, open=False, timeout=timeout,
-            reconnect_timeout=timeout,
+            check=self._check, reconnect_timeout=timeout,
             kwargs={"autocommit": True, "row_factory": _row_factory,
                     "connect_timeout": max(1, int(timeout))})
+
+    def _check(self, conn: psycopg.Connection) -> None:
+        """Test a pooled connection (one round trip) before handing it out.
+
+        Without it, after PostgreSQL restarted every idle connection of every worker
+        failed one request with store_unavailable, although the store was back and
+        /readyz said so. A dead connection means the others are likely dead too: they
+        are all tested at once, so the pool's retry loop (which backs off 1, 2, 4 s
+        between failed checks) meets at most one.
+        """
+        try:
+            ConnectionPool.check_connection(conn)
+        except psycopg.Error:
+            self._pool.check()
+            raise
 
     def open(self) -> None:
         try:

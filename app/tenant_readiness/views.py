@@ -16,10 +16,12 @@ def _service():
     return current_app.extensions["tenantgate.tenant_readiness"]
 
 
-@blp.url_value_preprocessor
-def validate_tenant(endpoint, values):
-    if values and "tenant" in values:
-        check_tenant_id(values["tenant"])
+@blp.before_request
+def validate_tenant():
+    # A before_request (not a URL value preprocessor) so the refusal is still counted
+    # by the HTTP metrics, whose timing starts in the app's own before_request.
+    if request.view_args and "tenant" in request.view_args:
+        check_tenant_id(request.view_args["tenant"])
 
 
 @blp.route("/<tenant>/readyz")

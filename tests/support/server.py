@@ -25,8 +25,9 @@ def free_port() -> int:
 
 
 class Server:
-    def __init__(self, process: subprocess.Popen, port: int, log_path: Path):
+    def __init__(self, process: subprocess.Popen, port: int, log_path: Path, workers: int = 1):
         self.process = process
+        self.workers = workers
         self.port = port
         self.base = f"http://127.0.0.1:{port}"
         self.log_path = log_path
@@ -61,14 +62,27 @@ class Server:
             if self.process.poll() is not None:
                 raise RuntimeError(f"gunicorn exited with {self.process.returncode}:\n{self.log()}")
             try:
-                if requests.get(self.url("/healthz"), timeout=1).status_code == 200:
+                if requests.get(self.url("/healthz"), timeout=1).status_code == 200 \
+                        and self.booted_workers() >= self.workers:
                     return
             except (requests.ConnectionError, requests.Timeout):
                 pass  # not listening yet, or a worker still booting
             time.sleep(0.05)
         raise RuntimeError(f"gunicorn did not answer within {timeout}s:\n{self.log()}")
 
-    def stop(self, sig: int = signal.SIGINT, timeout: float = 30.0) -> int:
+    def booted_workers(self) -> int:
+        """Workers whose app is built: each evaluates global readiness once at start-up.
+
+        Waiting for all of them matters: a signal sent to a worker still booting (before
+        gunicorn installs its handlers) is lost, and that worker never drains or exits.
+        """
+        text = requests.get(self.url("/metrics"), timeout=2).text
+        for line in text.splitlines():
+            if line.startswith("readiness_check_duration_seconds_count "):
+                return int(float(line.split()[1]))
+        return 0
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 30.0) -> int:
         if self.process.poll() is None:
             self.process.send_signal(sig)
             try:
@@ -102,7 +116,7 @@ def start_server(tmp_path: Path, env: Mapping[str, str] | None = None, workers: 
             [str(GUNICORN), "-c", str(ROOT / "config" / "gunicorn.conf.py"), "wsgi:app"],
             cwd=ROOT, env=full_env, stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True)
-    server = Server(process, port, log_path)
+    server = Server(process, port, log_path, workers)
     if wait:
         try:
             server.wait_ready()
