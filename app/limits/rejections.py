@@ -46,6 +46,10 @@ class RejectionCounter:
             log.warning("limit refusals not recorded yet: %s", exc)
             with self._lock:
                 self._pending.update(pending)  # keep them for the next flush
+        except Exception:  # an unexpected store error: keep the counts, keep the flusher alive
+            log.exception("limit refusals not recorded yet")
+            with self._lock:
+                self._pending.update(pending)
 
     def stop(self) -> None:
         self._stop.set()

@@ -57,3 +57,5 @@ class StoreCollector:
                 yield from source()
             except StoreUnavailable as exc:
                 log.warning("store unavailable during scrape: %s", exc)
+            except Exception:  # one broken source must not take /metrics down with it
+                log.exception("scrape-time metrics source failed")

@@ -109,7 +109,7 @@ class PostgresDatabase:
         try:
             with self._pool.connection() as conn:
                 yield _Connection(conn)
-        except (psycopg.OperationalError, PoolTimeout) as exc:
+        except (psycopg.OperationalError, psycopg.DataError, PoolTimeout) as exc:
             raise StoreUnavailable(str(exc).strip()) from exc
 
     @contextmanager
@@ -119,7 +119,7 @@ class PostgresDatabase:
                 with conn.transaction():
                     conn.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
                     yield _Connection(conn)
-        except (psycopg.OperationalError, PoolTimeout) as exc:
+        except (psycopg.OperationalError, psycopg.DataError, PoolTimeout) as exc:
             raise StoreUnavailable(str(exc).strip()) from exc
 
     def close(self) -> None:

@@ -218,7 +218,8 @@ def test_example_llm_routes_answer_and_refuse_with_429_when_saturated(app, clien
 
 def test_inflight_gauges_are_non_zero_while_a_hold_is_in_progress(app, client, tenants):
     with ThreadPoolExecutor(1) as background:
-        hold = background.submit(app.test_client().post, "/t/a/chaos/hold/llm_teacher?ms=1000")
+        # Long enough to be seen even on a loaded machine; the test waits for its end anyway.
+        hold = background.submit(app.test_client().post, "/t/a/chaos/hold/llm_teacher?ms=4000")
         text = wait_for_metric(client, 1, "tenant_limit_inflight", tenant="a",
                                limit="llm_teacher")
         assert value(text, "tenant_limit_inflight", tenant="a", limit="llm_total") == 1

@@ -1,22 +1,25 @@
-"""TenantStore: records, the atomic label cap, host and directory ownership, config_version."""
+"""TenantStore: records, the atomic label cap, host and directory ownership, config_version.
+
+Every test runs on both backends (``db`` in tests/store/conftest.py: SQLite and
+PostgreSQL); the few that look at one backend's specifics say so in their name.
+"""
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
 from app.settings import Settings
-from app.store import DirectoryTaken, HostTaken, LabelCapReached, TenantRecord, open_store
+from app.store import (DirectoryTaken, HostTaken, LabelCapReached, TenantRecord, TenantStore,
+                       open_store)
+from app.store.database import SQLiteDatabase
+from app.store.tenants import bump_version
+
+from .conftest import tables_with_column
 
 CAP = 3
-
-
-@pytest.fixture
-def store(tmp_path):
-    the_store = open_store(Settings(db_path=str(tmp_path / "store" / "tenants.sqlite3"),
-                                    data_root=str(tmp_path / "tenants")))
-    yield the_store
-    the_store.close()
 
 
 @pytest.fixture
@@ -96,20 +99,21 @@ def test_disable_keeps_the_record_and_its_label(tenants, record):
 def test_purge_removes_the_record_and_cascades(store, tenants, record):
     tenants.upsert(record("acme", hosts=["acme.example", "www.acme.example"]), CAP)
     tenants.upsert(record("beta", hosts=["beta.example"]), CAP)
+    store.readiness.observe_duration("acme", 0, 0.25)
+    store.limits.add_rejections({("acme", "ocr", "tenant"): 2})
     assert tenants.purge("acme") is True
     assert tenants.get("acme") is None
     assert tenants.tenant_for_host("acme.example") is None
+    tables = tables_with_column(store.db, "tenant_id")
+    assert {"tenants", "tenant_hosts", "tenant_readiness_durations",
+            "limit_rejections"} <= set(tables)
     with store.db.read() as conn:
         assert [tuple(r) for r in conn.execute("SELECT host, tenant_id FROM tenant_hosts")] \
             == [("beta.example", "beta")]
         # Every table keyed on a tenant forgets it.
-        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master "
-                                             "WHERE type = 'table'")]
         for table in tables:
-            columns = [c[1] for c in conn.execute(f"PRAGMA table_info({table})")]
-            if "tenant_id" in columns:
-                assert conn.execute(f"SELECT COUNT(*) FROM {table} WHERE tenant_id = 'acme'"
-                                    ).fetchone()[0] == 0, table
+            assert conn.execute(f"SELECT COUNT(*) FROM {table} WHERE tenant_id = 'acme'"
+                                ).fetchone()[0] == 0, table
     assert tenants.purge("acme") is False
     assert tenants.count() == 1
 
@@ -222,3 +226,104 @@ def test_label_rejections_are_counted(tenants):
     for expected in (1, 2, 3):
         tenants.record_label_rejection()
         assert tenants.label_rejections() == expected
+
+
+def test_list_order_is_the_same_on_every_backend(tenants, record):
+    # Byte order, as SQLite sorts: a PostgreSQL collation that ignored punctuation
+    # would put "ab" before "a-z" and make the backends disagree.
+    ids = ["ab", "a-z", "a0", "a-b", "b", "a"]
+    for tenant in ids:
+        tenants.upsert(record(tenant), len(ids))
+    assert [r.tenant_id for r in tenants.list()] == sorted(ids)
+
+
+def test_first_is_the_oldest_tenants(tenants, record):
+    ticks = iter(f"2030-01-0{day}T00:00:00.000Z" for day in range(1, 10))
+    tenants._now = lambda: next(ticks)
+    for tenant in ("gamma", "acme", "beta"):
+        tenants.upsert(record(tenant), CAP)
+    assert [r.tenant_id for r in tenants.first(2)] == ["gamma", "acme"]
+    assert [r.tenant_id for r in tenants.first(10)] == ["gamma", "acme", "beta"]
+
+
+@pytest.mark.parametrize("operation", ["upsert", "ensure"])
+def test_the_cap_is_exact_under_concurrent_creation(db, record, operation):
+    # Each thread its own TenantStore on the shared database, as each worker has.
+    threads, tenants = 8, TenantStore(db)
+    barrier = threading.Barrier(threads)
+
+    def create(i: int) -> str:
+        barrier.wait(timeout=30)
+        try:
+            getattr(tenants, operation)(record(f"t{i}"), CAP)
+        except LabelCapReached:
+            return "refused"
+        return "created"
+
+    with ThreadPoolExecutor(threads) as pool:
+        outcomes = list(pool.map(create, range(threads), timeout=60))
+    assert sorted(outcomes) == ["created"] * CAP + ["refused"] * (threads - CAP)
+    assert tenants.count() == CAP
+
+
+def test_open_store_picks_sqlite_without_a_url(tmp_path):
+    store = open_store(Settings(db_path=str(tmp_path / "s" / "tenants.sqlite3")))
+    try:
+        assert isinstance(store.db, SQLiteDatabase) and store.db.dialect == "sqlite"
+        store.ping()
+    finally:
+        store.close()
+
+
+def test_sqlite_connections_use_wal_full_sync_and_foreign_keys(tmp_path):
+    # SQLite only: the PRAGMAs the single-host store relies on.
+    store = open_store(Settings(db_path=str(tmp_path / "s" / "tenants.sqlite3")))
+    try:
+        with store.db.read() as conn:
+            assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+            assert conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+            assert conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+            assert conn.execute("PRAGMA busy_timeout").fetchone()[0] > 0
+    finally:
+        store.close()
+
+
+def test_open_store_picks_postgres_with_a_url(postgres_url):
+    from app.store.postgres import PostgresDatabase
+
+    store = open_store(Settings(db_url=postgres_url))
+    try:
+        assert isinstance(store.db, PostgresDatabase) and store.db.dialect == "postgres"
+        store.ping()
+        assert store.tenants.count() == 0
+    finally:
+        store.close()
+
+
+def test_store_counters_go_past_32_bits_on_every_backend(store, tenants):
+    with store.db.write() as conn:
+        conn.execute("UPDATE store_meta SET value = ? WHERE key = 'label_rejections'",
+                     (2**31 - 1,))
+        conn.execute("UPDATE store_meta SET value = ? WHERE key = 'config_version'",
+                     (2**31 - 1,))
+    tenants.record_label_rejection()
+    tenants.purge("nobody")  # no bump: nothing changed
+    tenants.disable("nobody")
+    assert tenants.label_rejections() == 2**31
+    with store.db.write() as conn:
+        bump_version(conn)
+    assert store.version() == 2**31
+
+
+def test_literal_percent_and_like_patterns_work_on_every_backend(store, tenants, record):
+    # The store writes SQLite's "?" placeholders; a literal "%" must survive the translation.
+    tenants.upsert(record("acme", extra={"note": "100% done"}), CAP)
+    tenants.upsert(record("beta"), CAP)
+    with store.db.read() as conn:
+        rows = conn.execute("SELECT tenant_id FROM tenants WHERE tenant_id LIKE 'ac%' "
+                            "AND extra_json LIKE ?", ("%100% done%",)).fetchall()
+        rows_no_params = conn.execute("SELECT tenant_id FROM tenants "
+                                      "WHERE tenant_id LIKE 'b%'").fetchall()
+    assert [r[0] for r in rows] == ["acme"]
+    assert [r[0] for r in rows_no_params] == ["beta"]
+    assert tenants.get("acme").extra == {"note": "100% done"}
