@@ -73,8 +73,29 @@ def _flatten_messages(messages: Any) -> Any:
         (location, inner), = messages.items()
         if location in ("json", "query", "form", "files", "headers", "view_args") \
                 and isinstance(inner, dict):
-            return inner
-    return messages
+            return _string_keys(inner)
+    return _string_keys(messages)
+
+
+def _string_keys(value: Any) -> Any:
+    # List positions come as int keys beside "_schema"; JSON needs (sortable) string keys.
+    if isinstance(value, dict):
+        return {str(k): _string_keys(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_string_keys(v) for v in value]
+    return value
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def parse_json_strictly(data: bytes | str) -> Any:
+    """Standard JSON only: NaN/Infinity, absurd nesting or huge integers are a 400."""
+    try:
+        return json.loads(data, parse_constant=_refuse_constant)
+    except (ValueError, RecursionError, UnicodeDecodeError):
+        raise ApiError(400, "malformed_json") from None
 
 
 class JsonRequest(Request):
@@ -82,6 +103,16 @@ class JsonRequest(Request):
 
     def on_json_loading_failed(self, e: ValueError | None) -> Any:
         raise ApiError(400, "malformed_json")
+
+    def get_json(self, force: bool = False, silent: bool = False, cache: bool = True) -> Any:
+        if not (force or self.is_json):
+            return super().get_json(force, silent, cache)
+        try:
+            return parse_json_strictly(self.get_data(cache=cache))
+        except ApiError:
+            if silent:
+                return None
+            raise
 
 
 def register_error_handlers(app: Flask) -> None:

@@ -1,9 +1,31 @@
 """The OpenAPI document: flask-smorest's Api with our error shape and key schemes."""
 from __future__ import annotations
 
+import flask
+import flask_smorest
 from flask import Flask
 from flask_smorest import Api
 from marshmallow import INCLUDE, Schema, fields
+from webargs import core
+from webargs.flaskparser import FlaskParser
+
+from .errors import parse_json_strictly
+
+
+class StrictJsonParser(FlaskParser):
+    """webargs' parser, reading bodies with the same strict JSON as the rest of the app."""
+
+    def _raw_load_json(self, req: flask.Request):
+        if not (req.is_json or req.mimetype.endswith("+json")):
+            return core.missing
+        return parse_json_strictly(req.get_data(cache=True))
+
+
+class Blueprint(flask_smorest.Blueprint):
+    """flask-smorest's Blueprint with the strict JSON parser; every API blueprint uses it."""
+
+    ARGUMENTS_PARSER = StrictJsonParser()
+
 
 SPEC_CONFIG = {
     "API_TITLE": "Tenantgate",

@@ -1,9 +1,12 @@
 """Request body limits: small for JSON everywhere, larger only for upload endpoints."""
 from __future__ import annotations
 
+import io
 from typing import Callable
 
 from flask import Flask, current_app, request
+
+from .errors import ApiError
 
 from .settings import Settings
 
@@ -21,5 +24,22 @@ def init_request_limits(app: Flask, settings: Settings) -> None:
     def limit_body_size():
         view = current_app.view_functions.get(request.endpoint or "")
         uploads = getattr(view, "accepts_uploads", False)
-        request.max_content_length = settings.max_upload_bytes if uploads \
-            else settings.max_json_bytes
+        limit = settings.max_upload_bytes if uploads else settings.max_json_bytes
+        if request.content_length is None and request.environ.get("wsgi.input_terminated"):
+            _buffer_unsized_body(request.environ, limit)
+        request.max_content_length = limit
+
+
+def _buffer_unsized_body(environ: dict, limit: int) -> None:
+    """Read a body sent without Content-Length (chunked) up to ``limit`` bytes.
+
+    Werkzeug would silently cut such a body at the limit and the app would parse
+    the prefix; here one byte too many is a 413, and the rest of the request sees
+    an ordinary sized body.
+    """
+    body = environ["wsgi.input"].read(limit + 1)
+    if len(body) > limit:
+        raise ApiError(413, "payload_too_large")
+    environ["wsgi.input"] = io.BytesIO(body)
+    environ["CONTENT_LENGTH"] = str(len(body))
+    environ.pop("HTTP_TRANSFER_ENCODING", None)

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from flask import current_app, request
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
+from ..openapi import Blueprint
 from ..api_keys import require_key
 from ..errors import ApiError
 from ..store import get_store

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import time
 
-from flask_smorest import Blueprint
 from marshmallow import RAISE, Schema, fields, validate
 
+from ..openapi import Blueprint
 from ..limits import tenant_limit
 from ..runtime.context import current_tenant
 

@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 from flask import Response, current_app
-from flask_smorest import Blueprint
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
+from ..openapi import Blueprint
 from .multiprocess_folding import LockedMultiProcessCollector
 
 bp = Blueprint("metrics", __name__, description="Prometheus exposition")

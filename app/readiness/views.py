@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 from flask import current_app, jsonify
-from flask_smorest import Blueprint
 
+from ..openapi import Blueprint
 from ..errors import ApiError
 from .schemas import CheckQuerySchema, ReadinessQuerySchema, ReadinessSchema, StatusSchema
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import uuid
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, ContextManager
@@ -59,10 +60,11 @@ class RuntimeBuilder:
         for name, path in (("data_dir", runtime.record.data_dir),
                            ("uploads_dir", runtime.record.uploads_dir)):
             _check_directory(name, Path(path))
-        probe = Path(runtime.record.uploads_dir) / f".probe-{os.getpid()}"
+        # A name of its own: concurrent validations must not remove each other's probe.
+        probe = Path(runtime.record.uploads_dir) / f".probe-{os.getpid()}-{uuid.uuid4().hex}"
         try:
             probe.write_bytes(b"")
-            probe.unlink()
+            probe.unlink(missing_ok=True)
         except OSError as exc:
             raise ValidationFailure(f"uploads_dir not writable: {exc.strerror}") from None
 

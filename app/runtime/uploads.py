@@ -111,9 +111,10 @@ class UploadWorker:
 
     def stop(self, timeout: float = STOP_JOIN_SECONDS) -> bool:
         """Signal the thread and join it; True when it is gone."""
-        self._stop.set()
+        with self._lock:  # never between a thread's creation and its start
+            self._stop.set()
+            thread = self._thread
         self._queue.put(None)
-        thread = self._thread
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout)
             return not thread.is_alive()
@@ -124,9 +125,10 @@ class UploadWorker:
             if self._stop.is_set():
                 raise RuntimeError(f"tenant {self.tenant} is unloading")
             if self._thread is None:
-                self._thread = threading.Thread(target=self._run, daemon=True,
-                                                name=f"tenant-{self.tenant}-uploads")
-                self._thread.start()
+                thread = threading.Thread(target=self._run, daemon=True,
+                                          name=f"tenant-{self.tenant}-uploads")
+                thread.start()
+                self._thread = thread
 
     def _run(self) -> None:
         with self._context():

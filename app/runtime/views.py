@@ -1,10 +1,12 @@
 """Built-in tenant routes: health, exams, uploads (contract sec. 5)."""
 from __future__ import annotations
 
-from flask import jsonify, request, url_for
-from flask_smorest import Blueprint
+from http import HTTPStatus
+
+from flask import current_app, jsonify, request, url_for
 from marshmallow import Schema, fields
 
+from ..openapi import Blueprint
 from ..errors import ApiError
 from ..request_limits import accepts_uploads
 from .context import current_tenant
@@ -60,7 +62,10 @@ def exams():
 @accepts_uploads
 @blp.response(202, UploadSchema)
 @blp.alt_response(400, response="BAD_REQUEST")
-@blp.alt_response(413, response="PAYLOAD_TOO_LARGE")
+@blp.alt_response(413, response=HTTPStatus(413).name)
+@blp.doc(requestBody={"required": True, "content": {"multipart/form-data": {"schema": {
+    "type": "object", "required": ["file"],
+    "properties": {"file": {"type": "string", "format": "binary"}}}}}})
 def upload():
     """Store a multipart ``file`` in uploads_dir and queue it for the tenant's worker."""
     file = request.files.get("file")
@@ -70,11 +75,9 @@ def upload():
     upload_id = new_upload_id()
     try:
         status = runtime.uploads.save(upload_id, file)
-        runtime.worker.submit(upload_id)
     except OSError:
         raise ApiError(503, "tenant_storage_unavailable") from None
-    except RuntimeError:
-        raise ApiError(503, "tenant_unavailable", headers={"Retry-After": "1"}) from None
+    _submit(runtime, upload_id)
     response = jsonify({**status, "tenant": runtime.tenant})
     response.status_code = 202
     response.headers["Location"] = url_for(request.endpoint.replace("upload", "upload_status"),
@@ -97,6 +100,22 @@ def upload_status(upload_id):
     if status is None:
         raise ApiError(404, "unknown_upload")
     return {**status, "tenant": runtime.tenant}
+
+
+def _submit(runtime, upload_id: str) -> None:
+    """Queue a stored upload; if the tenant was reloaded meanwhile, on its new runtime."""
+    try:
+        runtime.worker.submit(upload_id)
+        return
+    except RuntimeError:
+        fresh = current_app.extensions["tenantgate.tenant_host"].runtime(runtime.tenant)
+    if fresh.record.uploads_dir != runtime.record.uploads_dir:
+        # Its uploads_dir moved: the file was stored where the tenant no longer looks.
+        raise ApiError(503, "tenant_reconfigured", headers={"Retry-After": "1"})
+    try:
+        fresh.worker.submit(upload_id)
+    except RuntimeError:
+        raise ApiError(503, "tenant_unavailable", headers={"Retry-After": "1"}) from None
 
 
 def _tenant_args() -> dict:

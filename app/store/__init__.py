@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import sqlite3
+import time
 
 from flask import Flask, current_app
 
@@ -18,11 +19,17 @@ __all__ = ["Store", "HealthRecord", "DirectoryTaken", "StoreUnavailable", "HostT
            "LabelCapReached", "TenantRecord", "TenantStore", "get_store", "init_app", "open_store"]
 
 
+WRITE_PROBE_SECONDS = 5.0
+
+
 class Store:
     """The store's parts, opened together."""
 
-    def __init__(self, db: SQLiteDatabase):
+    def __init__(self, db: SQLiteDatabase, clock=time.monotonic):
         self.db = db
+        self._clock = clock
+        self._probed_at: float | None = None
+        self._write_error: str | None = None
         self.tenants = TenantStore(db)
         self.readiness = ReadinessStore(db)
         self.health = HealthStore(db)
@@ -35,8 +42,24 @@ class Store:
                 "SELECT value FROM store_meta WHERE key = 'config_version'").fetchone()[0]
 
     def ping(self) -> None:
-        """Readiness check: the store answers a read."""
+        """Readiness check: the store answers a read, and takes a write.
+
+        A store that reads but refuses writes (read-only, disk full) cannot serve the
+        admin API or set_ready, so it is reported, not hidden. The write probe (a
+        no-op update that never waits on other writers: busy is not broken) runs at
+        most every WRITE_PROBE_SECONDS per process, and on every check while failing,
+        so readiness returns as soon as writes do.
+        """
         self.version()
+        now = self._clock()
+        if self._write_error is None and self._probed_at is not None \
+                and not getattr(self.db, "write_refused", False) \
+                and now - self._probed_at < WRITE_PROBE_SECONDS:
+            return
+        self._probed_at = now
+        self._write_error = self.db.probe_write()
+        if self._write_error:
+            raise StoreUnavailable(f"writes refused: {self._write_error}")
 
     def close(self) -> None:
         self.db.close()

@@ -11,11 +11,15 @@ import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import quote
 from typing import Iterator
 
 from .errors import StoreUnavailable
 
 BUSY_TIMEOUT_MS = 5000
+# A real change (an unchanged row may commit without touching the disk at all).
+PROBE_WRITE = ("INSERT INTO store_meta (key, value) VALUES ('write_probe', 1) "
+               "ON CONFLICT (key) DO UPDATE SET value = store_meta.value + 1")
 
 
 class SQLiteDatabase:
@@ -29,6 +33,8 @@ class SQLiteDatabase:
         self._local = threading.local()
         self._lock = threading.Lock()
         self._all: list[sqlite3.Connection] = []
+        # Set when a write failed for a reason other than contention (read-only, disk full).
+        self.write_refused = False
 
     def open(self) -> None:
         """Create the file's directory and check the file opens read-write (raises OSError)."""
@@ -40,7 +46,10 @@ class SQLiteDatabase:
         self.connection()
 
     def _connect(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(self.path, timeout=self.busy_timeout_ms / 1000,
+        # mode=rw: never fall back silently to a read-only connection (which would then be
+        # cached for this thread long after the file became writable again).
+        conn = sqlite3.connect(f"file:{quote(str(self.path))}?mode=rwc", uri=True,
+                               timeout=self.busy_timeout_ms / 1000,
                                isolation_level=None, check_same_thread=False)
         conn.row_factory = sqlite3.Row
         conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_ms)}")
@@ -72,6 +81,10 @@ class SQLiteDatabase:
             except sqlite3.Error as exc:
                 raise StoreUnavailable(str(exc)) from exc
             self._local.conn, self._local.pid = conn, os.getpid()
+            # SQLite opens a write-protected file read-only without a word (even with
+            # mode=rw); remember it, so the first write after the protection is lifted
+            # reopens instead of failing.
+            self._local.opened_readonly = not os.access(self.path, os.W_OK)
             with self._lock:
                 self._all.append(conn)
         return conn
@@ -88,19 +101,59 @@ class SQLiteDatabase:
     def write(self) -> Iterator[sqlite3.Connection]:
         """A write transaction taken with BEGIN IMMEDIATE, so read-then-write is atomic."""
         conn = self.connection()
+        if self._local.opened_readonly:
+            self._forget_thread_connection()
+            conn = self.connection()
         try:
             conn.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError as exc:
-            raise StoreUnavailable(str(exc)) from exc
+            raise self._write_failed(exc) from exc
         try:
             yield conn
             conn.execute("COMMIT")
+            self.write_refused = False
         except sqlite3.OperationalError as exc:
             _rollback(conn)
-            raise StoreUnavailable(str(exc)) from exc
+            raise self._write_failed(exc) from exc
         except BaseException:
             _rollback(conn)
             raise
+
+    def probe_write(self) -> str | None:
+        """Try a no-op write without waiting on other writers: the error if writes are refused.
+
+        A busy store (another writer holds the lock) is not a refusal: None.
+        """
+        conn = self.connection()
+        conn.execute("PRAGMA busy_timeout = 50")
+        try:
+            with self.write() as tx:
+                tx.execute(PROBE_WRITE)
+        except StoreUnavailable as exc:
+            text = str(exc)
+            return None if "locked" in text or "busy" in text else text or "writes refused"
+        finally:
+            if getattr(self._local, "conn", None) is conn:
+                conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_ms)}")
+        return None
+
+    def _write_failed(self, exc: sqlite3.OperationalError) -> StoreUnavailable:
+        text = str(exc)
+        if "locked" not in text and "busy" not in text:
+            # Read-only or I/O failure: this connection may stay broken (SQLite caches a
+            # read-only open, and an I/O error can poison it); reopen on next use.
+            self._forget_thread_connection()
+            self.write_refused = True  # the readiness check looks again at once
+        return StoreUnavailable(text)
+
+    def _forget_thread_connection(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        self._local.conn = None
+        if conn is not None:
+            with self._lock:
+                if conn in self._all:
+                    self._all.remove(conn)
+            conn.close()
 
     def close(self) -> None:
         with self._lock:

@@ -15,6 +15,7 @@ from typing import Any, Iterator, Sequence
 import psycopg
 from psycopg_pool import ConnectionPool, PoolTimeout
 
+from .database import PROBE_WRITE
 from .errors import StoreUnavailable
 
 WRITE_LOCK = 7_406_211  # advisory lock id serialising store writes (any constant)
@@ -121,6 +122,19 @@ class PostgresDatabase:
                     yield _Connection(conn)
         except (psycopg.OperationalError, psycopg.DataError, PoolTimeout) as exc:
             raise StoreUnavailable(str(exc).strip()) from exc
+
+    def probe_write(self) -> str | None:
+        """Try a no-op write without queueing behind other writers: the error, or None."""
+        try:
+            with self._pool.connection() as conn:
+                with conn.transaction():
+                    conn.execute("SET LOCAL lock_timeout = '100ms'")
+                    conn.execute(PROBE_WRITE)
+        except psycopg.errors.LockNotAvailable:
+            return None  # busy, not refusing
+        except (psycopg.Error, PoolTimeout) as exc:
+            return str(exc).strip() or "writes refused"
+        return None
 
     def close(self) -> None:
         self._pool.close()

@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 from flask import current_app, jsonify, request
-from flask_smorest import Blueprint
 
+from ..openapi import Blueprint
 from ..api_keys import require_key
 from ..tenants.ids import check_tenant_id
 from .schemas import SetReadyResultSchema, SetReadySchema, TenantStatusSchema
@@ -41,6 +41,7 @@ def readyz(tenant):
 @blp.response(200, SetReadyResultSchema)
 @blp.alt_response(401, response="UNAUTHORIZED")
 @blp.alt_response(429, response="TOO_MANY_REQUESTS")
+@blp.doc(security=[{"ApiKey": []}])
 def set_ready(body, tenant):
     """Set or clear this tenant's readiness override (header X-API-Key)."""
     status, changed = _service().set_ready(tenant, body["ready"])

@@ -10,6 +10,9 @@ def data_root(root: str) -> Path:
     return Path(root).resolve()
 
 
+MAX_PATH_DEPTH = 64
+
+
 def resolve_inside(root: Path, value: str | None, default: Path, field: str) -> Path:
     """The absolute, symlink-free path for ``value``; 400 if it leaves ``root``.
 
@@ -19,6 +22,12 @@ def resolve_inside(root: Path, value: str | None, default: Path, field: str) -> 
     candidate = default if value is None else Path(value)
     if "\x00" in str(candidate):
         raise ApiError(400, "path_outside_data_root", field=field)
+    try:
+        str(candidate).encode("utf-8")
+    except UnicodeEncodeError:
+        raise ApiError(400, "invalid_path", field=field) from None
+    if len(candidate.parts) > MAX_PATH_DEPTH:
+        raise ApiError(400, "invalid_path", field=field, max_depth=MAX_PATH_DEPTH)
     if not candidate.is_absolute():
         candidate = root / candidate
     resolved = candidate.resolve()

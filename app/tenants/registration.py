@@ -66,9 +66,10 @@ def make_directories(record: TenantRecord) -> None:
     for path in (record.data_dir, record.uploads_dir):
         try:
             Path(path).mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            # The record stands; the tenant's runtime reports the directory when it is built.
-            log.warning("tenant %s: cannot create %s: %s", record.tenant_id, path, exc.strerror)
+        except (OSError, RecursionError) as exc:
+            # The record stands; the tenant's validator reports the directory.
+            log.warning("tenant %s: cannot create %s: %s", record.tenant_id, path,
+                        getattr(exc, "strerror", None) or type(exc).__name__)
 
 
 def _refused(store: Store, exc: LabelCapReached) -> ApiError:

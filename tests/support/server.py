@@ -88,7 +88,8 @@ class Server:
             try:
                 self.process.wait(timeout)
             except subprocess.TimeoutExpired:
-                self.process.kill()
+                # The whole group: a worker stuck in shutdown must not outlive its master.
+                os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait(5)
         return self.process.returncode
 
