@@ -15,7 +15,7 @@ from pathlib import Path
 
 from app.settings import load_settings
 from app.store import TenantStore, open_store
-from app.tenants.registration import build_record
+from app.tenants.registration import build_record, make_directories
 
 from .load import spread
 from .servers import Server, ServerPool, create_tenants, tenant_ids
@@ -51,7 +51,9 @@ def seed_store(store_dir: Path, count: int, prefix: str = "stored-") -> float:
         store.db.connection().execute("PRAGMA synchronous = OFF")
         seeder = _SeedingTenantStore(store.db)
         for tenant in tenant_ids(count, prefix):
-            seeder.upsert(build_record(settings, tenant, {}), settings.max_tenant_labels)
+            stored, _ = seeder.upsert(build_record(settings, tenant, {}),
+                                      settings.max_tenant_labels)
+            make_directories(stored)  # as registration does: the runtime never makes them
     finally:
         store.close()
     return time.perf_counter() - started
