@@ -17,7 +17,7 @@ import uuid
 import psycopg
 import pytest
 
-from app.store import Store
+from app.store import Store, TenantRecord
 from app.store.database import SQLiteDatabase
 from app.store.migrations import migrate
 
@@ -84,3 +84,18 @@ def tables_with_column(db, column: str) -> list[str]:
             "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")]
         return [t for t in tables
                 if column in [c[1] for c in conn.execute(f"PRAGMA table_info({t})")]]
+
+
+ADD_TENANT_CAP = 10
+
+
+@pytest.fixture
+def add_tenant(store, tmp_path):
+    """Create a tenant with default directories under tmp_path; ``fields`` override them."""
+    def add(tenant_id: str, **fields) -> None:
+        root = tmp_path / "tenants" / tenant_id
+        values = {"data_dir": str(root / "data"), "uploads_dir": str(root / "uploads"),
+                  "enabled": True}
+        values.update(fields)
+        store.tenants.upsert(TenantRecord(tenant_id=tenant_id, **values), ADD_TENANT_CAP)
+    return add

@@ -6,24 +6,13 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from app.store import HealthRecord, TenantRecord
+from app.store import HealthRecord
 from app.store.health import STATES, HealthStore
-
-CAP = 10
 
 
 @pytest.fixture
 def health(store) -> HealthStore:
     return store.health
-
-
-@pytest.fixture
-def add_tenant(store, tmp_path):
-    def add(tenant_id: str) -> None:
-        root = tmp_path / "tenants" / tenant_id
-        store.tenants.upsert(TenantRecord(tenant_id, str(root / "data"), str(root / "uploads"),
-                                          True), CAP)
-    return add
 
 
 def test_a_new_tenant_is_pending(health, add_tenant):

@@ -6,24 +6,12 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from app.store import TenantRecord
 from app.store.limits import LimitStore
-
-CAP = 10
 
 
 @pytest.fixture
 def limits(store) -> LimitStore:
     return store.limits
-
-
-@pytest.fixture
-def add_tenant(store, tmp_path):
-    def add(tenant_id: str) -> None:
-        root = tmp_path / "tenants" / tenant_id
-        store.tenants.upsert(TenantRecord(tenant_id, str(root / "data"), str(root / "uploads"),
-                                          True), CAP)
-    return add
 
 
 def test_no_rejections_at_first(limits):

@@ -3,30 +3,15 @@ from __future__ import annotations
 
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pytest
 
-from app.store import TenantRecord
 from app.store.readiness import ReadinessRow, ReadinessStore
-
-CAP = 10
 
 
 @pytest.fixture
 def readiness(store) -> ReadinessStore:
     return store.readiness
-
-
-@pytest.fixture
-def add_tenant(store, tmp_path):
-    def add(tenant_id: str, **fields) -> None:
-        root = Path(tmp_path) / "tenants" / tenant_id
-        values = {"data_dir": str(root / "data"), "uploads_dir": str(root / "uploads"),
-                  "enabled": True}
-        values.update(fields)
-        store.tenants.upsert(TenantRecord(tenant_id=tenant_id, **values), CAP)
-    return add
 
 
 def test_a_new_tenant_has_no_override_and_no_status(readiness, add_tenant):
