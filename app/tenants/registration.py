@@ -6,8 +6,9 @@ counted in ``tenant_label_rejections_total``, wherever it came from.
 from __future__ import annotations
 
 import logging
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Iterator, Mapping
 
 from ..errors import ApiError
 from ..settings import Settings
@@ -33,14 +34,8 @@ def put_tenant(store: Store, settings: Settings, tenant_id: str,
                body: Mapping[str, Any]) -> tuple[TenantRecord, bool]:
     """Create or replace a tenant; returns (record, created)."""
     record = build_record(settings, tenant_id, body)
-    try:
+    with _store_refusals(store):
         stored, created = store.tenants.upsert(record, settings.max_tenant_labels)
-    except LabelCapReached as exc:
-        raise _refused(store, exc) from None
-    except HostTaken as exc:
-        raise ApiError(409, "host_taken", host=exc.host) from None
-    except DirectoryTaken as exc:
-        raise ApiError(409, "directory_in_use", field=exc.field) from None
     make_directories(stored)
     return stored, created
 
@@ -51,12 +46,8 @@ def ensure_tenant(store: Store, settings: Settings, tenant_id: str) -> tuple[Ten
     if existing is not None:
         return existing, False
     record = build_record(settings, tenant_id, {})
-    try:
+    with _store_refusals(store):
         stored, created = store.tenants.ensure(record, settings.max_tenant_labels)
-    except LabelCapReached as exc:
-        raise _refused(store, exc) from None
-    except DirectoryTaken as exc:
-        raise ApiError(409, "directory_in_use", field=exc.field) from None
     if created:
         make_directories(stored)
     return stored, created
@@ -72,6 +63,15 @@ def make_directories(record: TenantRecord) -> None:
                         getattr(exc, "strerror", None) or type(exc).__name__)
 
 
-def _refused(store: Store, exc: LabelCapReached) -> ApiError:
-    store.tenants.record_label_rejection()
-    return ApiError(429, "label_cardinality_limit", limit=exc.limit)
+@contextmanager
+def _store_refusals(store: Store) -> Iterator[None]:
+    """The store's refusals as API errors; every cap refusal is counted."""
+    try:
+        yield
+    except LabelCapReached as exc:
+        store.tenants.record_label_rejection()
+        raise ApiError(429, "label_cardinality_limit", limit=exc.limit) from None
+    except HostTaken as exc:
+        raise ApiError(409, "host_taken", host=exc.host) from None
+    except DirectoryTaken as exc:
+        raise ApiError(409, "directory_in_use", field=exc.field) from None

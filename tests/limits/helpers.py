@@ -23,7 +23,7 @@ def wait_until_up(server: Server, timeout: float = START_TIMEOUT * 2) -> None:
                 return
         except requests.RequestException:
             pass
-        time.sleep(0.05)
+        time.sleep(0.05)  # pause inside a loop bounded by its deadline
     raise RuntimeError(f"gunicorn did not answer within {timeout}s:\n{server.log()}")
 
 

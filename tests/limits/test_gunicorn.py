@@ -58,7 +58,7 @@ def wait_for_workers(server, count: int, not_in: frozenset = frozenset()) -> lis
     deadline = time.monotonic() + TIMEOUT
     pids = server.worker_pids()
     while (len(pids) != count or set(pids) & not_in) and time.monotonic() < deadline:
-        time.sleep(0.05)
+        time.sleep(0.05)  # pause inside a loop bounded by its deadline
         pids = server.worker_pids()
     assert len(pids) == count and not set(pids) & not_in, (pids, not_in)
     return pids
@@ -73,7 +73,7 @@ def wait_for_metric(server, expected: float, name: str, **labels) -> str:
         seen = None if text is None else value(text, name, **labels)
         if seen == expected:
             return text
-        time.sleep(0.05)
+        time.sleep(0.05)  # pause inside a loop bounded by its deadline
     raise AssertionError(f"{name}{labels} is {seen}, expected {expected}\n{server.log()[-3000:]}")
 
 

@@ -88,7 +88,7 @@ def wait_for_metric(client, expected: float, name: str, **labels) -> str:
         if value(text, name, **labels) == expected or time.monotonic() > deadline:
             assert value(text, name, **labels) == expected
             return text
-        time.sleep(0.01)
+        time.sleep(0.01)  # pause inside a loop bounded by its deadline
 
 
 def assert_refused(response, status: int, scope: str, limit: str) -> None:

@@ -94,7 +94,7 @@ def test_a_closed_session_gives_its_permits_back(backends):
     # The server notices the closed connection and drops its locks a moment later.
     deadline = time.monotonic() + 10
     while two.inflight("acme", "llm_student", 2) and time.monotonic() < deadline:
-        time.sleep(0.02)
+        time.sleep(0.02)  # pause inside a loop bounded by its deadline
     assert two.inflight("acme", "llm_student", 2) == 0
     again = [two.semaphore("acme", "llm_student", 2).try_acquire() for _ in range(2)]
     assert None not in again

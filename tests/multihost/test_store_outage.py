@@ -3,15 +3,13 @@ every host, liveness untouched, and after the restart both hosts recover on thei
 every acknowledged write intact (contract sec. 10)."""
 from __future__ import annotations
 
-import os
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
 
 from tests.multihost.hosts import ADMIN, get, hosts, put_tenant, request, set_ready, wait_for
-from tests.support.postgres import PostgresServer, pg_bin_dir
-from tests.support.postgres_fixtures import MISSING
+from tests.support.postgres_fixtures import throwaway_postgres
 
 pytestmark = pytest.mark.gunicorn
 
@@ -26,18 +24,7 @@ TENANTS = {"one": {"extra": {"plan": "gold"}}, "two": {"limits": {"llm_student":
 @pytest.fixture
 def own_postgres():
     """A PostgreSQL server of this test's own: it is stopped and started again."""
-    bin_dir = pg_bin_dir()
-    if bin_dir is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail(MISSING)
-        pytest.skip(MISSING)
-    server = PostgresServer(bin_dir)
-    try:
-        server.init()
-        server.start()
-        yield server
-    finally:
-        server.destroy()
+    yield from throwaway_postgres()
 
 
 def config(server, tenant: str) -> dict:

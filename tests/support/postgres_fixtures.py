@@ -6,6 +6,7 @@ message on a developer machine, and fail under CI (CI=true), which installs them
 from __future__ import annotations
 
 import os
+from typing import Iterator
 
 import pytest
 
@@ -15,18 +16,25 @@ MISSING = ("PostgreSQL binaries not found (/usr/lib/postgresql/*/bin): PostgreSQ
            "skipped. Install the Debian package 'postgresql' to run them; CI does.")
 
 
-@pytest.fixture(scope="session")
-def postgres_server():
+def throwaway_postgres() -> Iterator[PostgresServer]:
+    """Start a PostgreSQL server of its own; skip (or, under CI, fail) without binaries."""
     bin_dir = pg_bin_dir()
     if bin_dir is None:
         if os.environ.get("CI") == "true":
             pytest.fail(MISSING)
         pytest.skip(MISSING)
     server = PostgresServer(bin_dir)
-    server.init()
-    server.start()
-    yield server
-    server.destroy()
+    try:
+        server.init()
+        server.start()
+        yield server
+    finally:
+        server.destroy()
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    yield from throwaway_postgres()
 
 
 @pytest.fixture
