@@ -52,7 +52,7 @@ def wait_until_saturated(server) -> None:
     while time.monotonic() < deadline:
         if noisy_inflight(get(server, "/metrics").text) == NOISY_LIMITS:
             return
-        time.sleep(0.05)
+        time.sleep(0.05)  # pause inside a loop bounded by its deadline
     raise AssertionError(f"never saturated\n{server.log()[-3000:]}")
 
 
@@ -121,7 +121,7 @@ def test_a_tenant_saturating_every_limit_moves_neither_readiness_nor_other_tenan
         while time.monotonic() < deadline and not all(
                 value(text, "tenant_limit_rejections_total", tenant=NOISY, limit=limit,
                       scope="tenant") == count for limit, count in refused_by.items()):
-            time.sleep(0.05)
+            time.sleep(0.05)  # pause inside a loop bounded by its deadline
             text = get(server, "/metrics").text
         for limit, count in refused_by.items():
             assert value(text, "tenant_limit_rejections_total", tenant=NOISY, limit=limit,

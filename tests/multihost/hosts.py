@@ -97,7 +97,7 @@ def wait_for(predicate: Callable[[], bool], what: str, timeout: float = POLL_TIM
     deadline = time.monotonic() + timeout
     while not predicate():
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
+        time.sleep(0.05)  # pause inside a loop bounded by its deadline
 
 
 def wait_for_metric(server: Server, expected: float, name: str, **labels) -> str:

@@ -80,7 +80,7 @@ def hold_and_refuse(app, client) -> None:
         deadline = time.monotonic() + 2.5
         while value(scrape(client), "tenant_limit_inflight", tenant="acme", limit="ocr") != 1:
             assert time.monotonic() < deadline, "the holder never took acme's ocr permit"
-            time.sleep(0.01)
+            time.sleep(0.01)  # pause inside a loop bounded by its deadline
         assert value(scrape(client), "global_limit_inflight", limit="ocr") == 1
         refused = client.post("/t/acme/chaos/hold/ocr?ms=0")
         assert refused.status_code == 429
@@ -250,7 +250,7 @@ def test_names_hold_under_gunicorn(tmp_path):
             while value(server.get("/metrics").text, "tenant_limit_inflight",
                         tenant="acme", limit="ocr") != 1:
                 assert time.monotonic() < deadline, "the holder never took acme's ocr permit"
-                time.sleep(0.01)
+                time.sleep(0.01)  # pause inside a loop bounded by its deadline
             assert server.post("/t/acme/chaos/hold/ocr?ms=0").status_code == 429
         finally:
             holder.join()

@@ -73,7 +73,7 @@ def test_stopping_an_upload_worker_while_its_thread_is_starting_does_not_raise(
     try:
         deadline = time.monotonic() + 5
         while worker.thread is None and time.monotonic() < deadline:
-            time.sleep(0.001)
+            time.sleep(0.001)  # pause inside a loop bounded by its deadline
         # The unload (a config change seen by another request) stops the worker now.
         stopped = worker.stop(timeout=5)
     finally:

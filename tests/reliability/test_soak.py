@@ -232,7 +232,7 @@ def test_mixed_load_leaks_nothing_and_readyz_stays_ready(tmp_path):
                 for tenant in listed:
                     if tenant["health"]["state"] == "disabled":
                         disabled[(tenant["tenant_id"], tenant["health"]["reason"])] += 1
-                time.sleep(0.5)
+                time.sleep(0.5)  # pause inside a loop bounded by its deadline
 
         def sample() -> None:
             while time.monotonic() < deadline:
@@ -242,7 +242,7 @@ def test_mixed_load_leaks_nothing_and_readyz_stays_ready(tmp_path):
                         samples.setdefault(pid, []).append((at, resources(pid)))
                     except (FileNotFoundError, ProcessLookupError):
                         pass  # a replaced worker is caught below
-                time.sleep(1.0)
+                time.sleep(1.0)  # pause inside a loop bounded by its deadline
 
         threads = [threading.Thread(target=load, args=(n,), name=f"soak-{n}")
                    for n in range(CLIENTS)]

@@ -36,7 +36,7 @@ def poll(probe: Callable[[], T], done: Callable[[T], bool],
     deadline = time.monotonic() + seconds
     result = probe()
     while not done(result) and time.monotonic() < deadline:
-        time.sleep(0.02)
+        time.sleep(0.02)  # pause inside a loop bounded by its deadline
         result = probe()
     return result
 

@@ -92,7 +92,7 @@ def poll(probe, done, seconds: float = POLL_SECONDS):
     deadline = time.monotonic() + seconds
     result = probe()
     while not done(result) and time.monotonic() < deadline:
-        time.sleep(0.01)
+        time.sleep(0.01)  # pause inside a loop bounded by its deadline
         result = probe()
     return result
 

@@ -63,7 +63,7 @@ class PostgresServer:
             except psycopg.OperationalError:
                 if time.monotonic() > deadline:
                     raise
-                time.sleep(0.1)
+                time.sleep(0.1)  # pause inside a loop bounded by its deadline
 
     def stop(self, mode: str = "fast") -> None:
         subprocess.run(_as_postgres([str(self.bin_dir / "pg_ctl"), "-D", str(self.data),

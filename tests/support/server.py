@@ -67,7 +67,7 @@ class Server:
                     return
             except (requests.ConnectionError, requests.Timeout):
                 pass  # not listening yet, or a worker still booting
-            time.sleep(0.05)
+            time.sleep(0.05)  # pause inside a loop bounded by its deadline
         raise RuntimeError(f"gunicorn did not answer within {timeout}s:\n{self.log()}")
 
     def booted_workers(self) -> int:

@@ -72,7 +72,7 @@ def serving(tmp_path, timeout: float = 60.0, **kwargs) -> Iterator[Server]:
             except requests.RequestException:
                 pass
             assert time.monotonic() < deadline, f"gunicorn did not answer:\n{server.log()}"
-            time.sleep(0.1)
+            time.sleep(0.1)  # pause inside a loop bounded by its deadline
         yield server
     finally:
         workers.update(server.worker_pids())
@@ -96,5 +96,5 @@ def wait_until(predicate, timeout: float = 30.0) -> bool:
     while time.monotonic() < deadline:
         if predicate():
             return True
-        time.sleep(0.05)
+        time.sleep(0.05)  # pause inside a loop bounded by its deadline
     return bool(predicate())
