@@ -5,7 +5,7 @@ import json
 import logging
 from typing import Any
 
-from flask import Flask, Request, jsonify
+from flask import Flask, Request, g, jsonify
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
@@ -115,6 +115,11 @@ class JsonRequest(Request):
             raise
 
 
+def was_unhandled() -> bool:
+    """True when this request ended in an exception no code expected (answered 500)."""
+    return g.get("unhandled_error", False)
+
+
 def register_error_handlers(app: Flask) -> None:
     """Make every 4xx/5xx, from any layer, a JSON body with an ``error`` code."""
     app.request_class = JsonRequest
@@ -131,4 +136,5 @@ def register_error_handlers(app: Flask) -> None:
     def handle_unexpected(exc: Exception):
         # The traceback goes to the log for operators, never into the response body.
         log.exception("unhandled error")
+        g.unhandled_error = True  # counted in flask_http_request_exceptions_total
         return _render(ApiError(500, "internal_error"))

@@ -9,7 +9,7 @@ from ..store import Store
 
 from .definitions import Metrics
 from .exposition import bp
-from .http import init_http_metrics
+from .http import HttpRecorder
 from .store_collector import StoreCollector
 
 __all__ = ["Metrics", "StoreCollector", "bp", "init_app"]
@@ -18,7 +18,7 @@ __all__ = ["Metrics", "StoreCollector", "bp", "init_app"]
 def init_app(app: Flask, store: Store, settings: Settings) -> Metrics:
     registry = CollectorRegistry(auto_describe=True)
     metrics = Metrics(registry)
-    init_http_metrics(app, registry)
+    HttpRecorder(metrics).init_app(app)
     app.extensions["tenantgate.metrics"] = metrics
     collector = StoreCollector(store, settings)
     app.extensions["tenantgate.store_collector"] = collector

@@ -3,7 +3,7 @@
 One registry per app means many apps in one process (tests) never collide. Under
 gunicorn the values also go to prometheus_client's multiprocess files. No metric
 here carries a ``tenant`` label: those are rendered at scrape time from shared
-state (see ``collectors.py``), because per-process files can never forget a label.
+state (see ``store_collector.py``), because per-process files can never forget a label.
 """
 from __future__ import annotations
 
@@ -27,6 +27,17 @@ class Metrics:
         self.readiness_check_ok = Gauge(
             "readiness_check_ok", "Result of each global readiness check: 1 ok, 0 failed",
             ["check"], registry=registry, multiprocess_mode="livemostrecent")
+        # HTTP metrics under prometheus-flask-exporter's names and labels (the alert rules
+        # use them), recorded by http.py with every label bounded.
+        self.http_duration = Histogram(
+            "flask_http_request_duration_seconds", "Flask HTTP request duration in seconds",
+            ["method", "route", "status"], registry=registry)
+        self.http_requests = Counter("flask_http_request_total", "Total number of HTTP requests",
+                                     ["method", "status"], registry=registry)
+        self.http_exceptions = Counter(
+            "flask_http_request_exceptions_total",
+            "HTTP requests that ended in an unexpected exception (answered 500)",
+            ["method", "status"], registry=registry)
         # The one tenant-labelled per-process series: its tenant label is always the
         # fallback "default", so it can add at most one label value, never grow with traffic.
         self.tenancy_fallback = Counter(
