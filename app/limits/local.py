@@ -36,7 +36,7 @@ class LocalBackend:
         path = self.directory / owner / f"{limit}.slots"
         if not path.exists():
             return 0
-        return self._file(owner, limit).inflight(capacity)
+        return self._file(owner, limit).inflight()
 
     def close(self) -> None:
         with self._lock:

@@ -54,7 +54,7 @@ class SlotFile:
                 fcntl.fcntl(fd, fcntl.F_OFD_SETLK, _lock_request(fcntl.F_WRLCK, slot))
             except (BlockingIOError, PermissionError):
                 continue
-            if self._held(capacity, 0) and self.inflight(capacity) > capacity:
+            if self._held(capacity, 0) and self.inflight() > capacity:
                 # Slots at or above ``capacity`` were taken under a larger capacity that
                 # has since been lowered: admit nothing new until enough are released.
                 self._release(fd, slot)
@@ -63,20 +63,45 @@ class SlotFile:
         self._give_fd(fd)
         return None
 
-    def inflight(self, upto: int) -> int:
-        """How many slots are held right now, across every process: slots 0..upto-1 and
-        any held above them (taken before the capacity was lowered)."""
-        held = slot = 0
-        while slot < upto or self._held(slot, 0):
-            held += self._held(slot)
-            slot += 1
+    def inflight(self) -> int:
+        """How many slots are held right now, across every process (also any held above
+        today's capacity, taken before it was lowered).
+
+        Costs about two F_OFD_GETLK per held slot and one more, never one per slot of
+        capacity, so a scrape costs the same for a limit of 5 and one of 10,000.
+        """
+        held = 0
+        ranges = [(0, 0)]  # (start, length); length 0: to the end of the file
+        while ranges:
+            start, length = ranges.pop()
+            found = self._first_held(start, length)
+            if found is None:
+                continue
+            slot, size = found
+            if size == 0:  # a lock to the end of the file: never taken by a permit
+                held += 1
+                continue
+            held += size
+            # F_OFD_GETLK names *a* conflicting lock, not the lowest: look on both sides.
+            if slot > start:
+                ranges.append((start, slot - start))
+            end = slot + size
+            if length == 0:
+                ranges.append((end, 0))
+            elif end < start + length:
+                ranges.append((end, start + length - end))
         return held
 
     def _held(self, slot: int, length: int = 1) -> bool:
         """Whether anyone holds a lock on [slot, slot + length) (length 0: to the end)."""
+        return self._first_held(slot, length) is not None
+
+    def _first_held(self, slot: int, length: int) -> tuple[int, int] | None:
+        """(start, length) of one lock held on [slot, slot + length), or None."""
         answer = fcntl.fcntl(self._probe, fcntl.F_OFD_GETLK,
                              _lock_request(fcntl.F_WRLCK, slot, length))
-        return struct.unpack(_FLOCK, answer)[0] != fcntl.F_UNLCK
+        kind, _, start, size, _ = struct.unpack(_FLOCK, answer)
+        return None if kind == fcntl.F_UNLCK else (start, size)
 
     def close(self) -> None:
         with self._lock:

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from app.limits.local import LocalBackend
+from app.limits import slots as slots_module
 from app.limits.slots import SlotFile
 
 CHILD_TIMEOUT = 30
@@ -38,31 +39,31 @@ def test_capacity_is_respected_and_each_permit_gets_its_own_slot(slots):
     permits = take(slots, 3, 3)
     assert sorted(p.slot for p in permits) == [0, 1, 2]
     assert slots.try_acquire(3) is None
-    assert slots.inflight(3) == 3
+    assert slots.inflight() == 3
 
 
 def test_release_frees_the_slot_for_the_next_acquire(slots):
     permits = take(slots, 2, 2)
     assert slots.try_acquire(2) is None
     permits[0].release()
-    assert slots.inflight(2) == 1
+    assert slots.inflight() == 1
     again = slots.try_acquire(2)
     assert again is not None and again.slot == permits[0].slot
-    assert slots.inflight(2) == 2
+    assert slots.inflight() == 2
 
 
 def test_releasing_a_permit_twice_frees_only_one_slot(slots):
     first, second = take(slots, 2, 2)
     first.release()
     first.release()
-    assert slots.inflight(2) == 1
+    assert slots.inflight() == 1
     assert slots.try_acquire(2) is not None
     assert slots.try_acquire(2) is None
     second.release()
 
 
 def test_a_fresh_file_has_nothing_in_flight(slots):
-    assert slots.inflight(5) == 0
+    assert slots.inflight() == 0
 
 
 def test_two_slot_files_on_one_path_share_the_capacity_like_two_processes(path, slots):
@@ -73,9 +74,9 @@ def test_two_slot_files_on_one_path_share_the_capacity_like_two_processes(path, 
         assert theirs is not None and theirs.slot not in {p.slot for p in mine}
         assert other.try_acquire(3) is None
         assert slots.try_acquire(3) is None
-        assert slots.inflight(3) == other.inflight(3) == 3
+        assert slots.inflight() == other.inflight() == 3
         theirs.release()
-        assert slots.inflight(3) == 2
+        assert slots.inflight() == 2
         assert slots.try_acquire(3) is not None
     finally:
         other.close()
@@ -102,7 +103,7 @@ def test_threads_of_one_process_exclude_each_other(slots):
     assert len(got) == threads
     assert len(held) == capacity
     assert sorted(p.slot for p in held) == [0, 1, 2]
-    assert slots.inflight(capacity) == capacity
+    assert slots.inflight() == capacity
 
 
 def test_raising_the_capacity_takes_effect_on_the_next_acquire(slots):
@@ -110,22 +111,22 @@ def test_raising_the_capacity_takes_effect_on_the_next_acquire(slots):
     assert slots.try_acquire(2) is None
     more = slots.try_acquire(3)
     assert more is not None and more.slot == 2
-    assert slots.inflight(3) == 3
+    assert slots.inflight() == 3
 
 
 def test_lowering_the_capacity_admits_nothing_until_enough_are_released(slots):
     permits = take(slots, 4, 4)
     permits[0].release()  # slot 0 is free, but slots 1..3 are still held
     assert slots.try_acquire(2) is None
-    assert slots.inflight(2) == 3  # permits above the new capacity still count
+    assert slots.inflight() == 3  # permits above the new capacity still count
     permits[1].release()
     permits[2].release()  # one held (slot 3): one more fits under 2
     admitted = slots.try_acquire(2)
     assert admitted is not None
     assert slots.try_acquire(2) is None
-    assert slots.inflight(2) == 2
+    assert slots.inflight() == 2
     permits[3].release()
-    assert slots.inflight(2) == 1
+    assert slots.inflight() == 1
     assert slots.try_acquire(2) is not None
 
 
@@ -166,7 +167,7 @@ def test_a_sigkilled_process_gives_its_permits_back(path, slots):
     try:
         child_slots = ready.get(timeout=CHILD_TIMEOUT)
         assert sorted(child_slots) == [0, 1]
-        assert slots.inflight(3) == 2
+        assert slots.inflight() == 2
         mine = slots.try_acquire(3)
         assert mine is not None and mine.slot == 2
         assert slots.try_acquire(3) is None
@@ -175,7 +176,7 @@ def test_a_sigkilled_process_gives_its_permits_back(path, slots):
         os.kill(child.pid, signal.SIGKILL)
         child.join(CHILD_TIMEOUT)
         assert child.exitcode == -signal.SIGKILL
-        assert slots.inflight(3) == 0
+        assert slots.inflight() == 0
         assert sorted(p.slot for p in take(slots, 3, 3)) == [0, 1, 2]
     finally:
         if child.is_alive():
@@ -183,3 +184,37 @@ def test_a_sigkilled_process_gives_its_permits_back(path, slots):
             child.join(CHILD_TIMEOUT)
         ready.close()
         ready.join_thread()
+
+
+def test_counting_permits_costs_the_same_for_any_capacity(slots, monkeypatch):
+    held = take(slots, 10_000, 3)
+    other = SlotFile(slots.path)  # another description, as another worker would have
+    try:
+        held.append(other.try_acquire(10_000))
+        calls = []
+        real = slots_module.fcntl.fcntl
+
+        def counting(fd, cmd, arg=0):
+            calls.append(cmd)
+            return real(fd, cmd, arg)
+
+        monkeypatch.setattr(slots_module.fcntl, "fcntl", counting)
+        assert slots.inflight() == 4
+        # Two look-ups per held slot plus one, whatever the capacity (10,000 here).
+        assert 0 < len(calls) <= 2 * 4 + 1
+    finally:
+        for permit in held:
+            permit.release()
+        other.close()
+
+
+def test_permits_scattered_over_a_large_file_are_all_counted(slots):
+    permits = take(slots, 400, 400)
+    try:
+        for permit in permits:
+            if permit.slot % 7:
+                permit.release()
+        assert slots.inflight() == len([p for p in permits if p.slot % 7 == 0])
+    finally:
+        for permit in permits:
+            permit.release()
