@@ -4,32 +4,41 @@ The master validates settings and migrates the store once before forking; the
 metrics directory is emptied at start, and a dead worker's metric files are marked
 and folded into archives (so recycled workers do not slow every scrape down); each
 worker turns SIGTERM into a drain (not ready, still serving) before its graceful exit.
+The management listener is bound by the master and served by every worker.
 """
 from __future__ import annotations
 
+import os
 import shutil
 import signal
+import socket
 import sys
 import threading
 from pathlib import Path
 
 from prometheus_client import multiprocess
 
+from .management import ManagementServer, bind_management_socket
 from .metrics.multiprocess_folding import fold_dead_worker
-from .settings import SettingsError, load_settings
+from .settings import ServerSettings, SettingsError, load_settings
 from .store import open_store
 
 # Dead workers whose files could not be folded yet (a scrape held the lock too long).
 _unfolded: set[int] = set()
 
 
-def on_starting(server, multiproc_dir: str) -> None:
+# The management socket, bound by the master and inherited by every worker it forks.
+_management_socket: socket.socket | None = None
+
+
+def on_starting(server, multiproc_dir: str, server_settings: ServerSettings) -> None:
     try:
         settings = load_settings()
         open_store(settings).close()
     except SettingsError as exc:
         print(f"tenantgate: bad setting {exc}", file=sys.stderr)
         sys.exit(2)
+    _bind_management(server, server_settings.management_bind)
     directory = Path(multiproc_dir)
     directory.mkdir(parents=True, exist_ok=True)
     # Files left by an earlier server would be summed into this one's metrics.
@@ -38,8 +47,25 @@ def on_starting(server, multiproc_dir: str) -> None:
     server.log.info("metrics directory %s", directory)
 
 
-def post_worker_init(worker) -> None:
-    """Replace the worker's SIGTERM handler: drain first, then exit gracefully."""
+def _bind_management(server, address: str | None) -> None:
+    global _management_socket
+    if address is None:
+        return
+    try:
+        _management_socket = bind_management_socket(address)
+    except OSError as exc:
+        reason = os.strerror(exc.errno) if exc.errno else str(exc)
+        print(f"tenantgate: bad setting MANAGEMENT_BIND: cannot listen on {address}: {reason}",
+              file=sys.stderr)
+        sys.exit(2)
+    server.log.info("management listener on %s (probes and /metrics)", address)
+
+
+def post_worker_init(worker, server_settings: ServerSettings) -> None:
+    """Serve the management listener; make SIGTERM drain first, then exit gracefully."""
+    if _management_socket is not None:
+        ManagementServer(_management_socket, worker.wsgi,
+                         server_settings.management_threads).start()
     app = worker.wsgi
     drain = app.extensions["tenantgate.drain"]
     seconds = app.extensions["tenantgate.settings"].shutdown_drain_seconds
@@ -81,7 +107,10 @@ def child_exit(server, worker, multiproc_dir: str) -> None:
 
 
 def on_exit(server, directories: list[tuple[str, bool]]) -> None:
-    """Remove the metrics and limit directories this server created (not operator-set ones)."""
+    """Close the management socket; remove the metrics and limit directories this server
+    created (not operator-set ones)."""
+    if _management_socket is not None:
+        _management_socket.close()
     for directory, created_here in directories:
         if created_here:
             shutil.rmtree(directory, ignore_errors=True)

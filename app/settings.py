@@ -48,6 +48,13 @@ class Settings:
     shutdown_drain_seconds: float = 5.0
     validator_timeout_seconds: float = 5.0
     limit_state_dir: str | None = None
+    request_threads: int = 8
+    tenant_max_thread_share: float = 0.5
+
+    @property
+    def tenant_thread_share(self) -> int:
+        """Request threads of one worker that one tenant may hold at once (at least one)."""
+        return max(1, int(self.request_threads * self.tenant_max_thread_share))
 
 
 def _text(name: str, raw: str) -> str:
@@ -75,6 +82,16 @@ def _float(name: str, raw: str) -> float:
         raise SettingsError(name, f"must be a number of seconds, got {raw!r}") from None
     if not value >= 0 or value == float("inf"):
         raise SettingsError(name, f"must be a finite number >= 0, got {raw!r}")
+    return value
+
+
+def _share(name: str, raw: str) -> float:
+    try:
+        value = float(raw.strip())
+    except ValueError:
+        raise SettingsError(name, f"must be a number, got {raw!r}") from None
+    if not 0 < value <= 1:
+        raise SettingsError(name, f"must be a share in (0, 1], got {raw!r}")
     return value
 
 
@@ -132,6 +149,9 @@ _FIELDS: dict[str, tuple[str, Callable[[str, str], Any]]] = {
     "SHUTDOWN_DRAIN_SECONDS": ("shutdown_drain_seconds", _float),
     "VALIDATOR_TIMEOUT_SECONDS": ("validator_timeout_seconds", _float),
     "LIMIT_STATE_DIR": ("limit_state_dir", _text),
+    # gunicorn's threads per worker: the per-tenant thread share is a part of them.
+    "GUNICORN_THREADS": ("request_threads", _int(1)),
+    "TENANT_MAX_THREAD_SHARE": ("tenant_max_thread_share", _share),
 }
 
 SETTING_NAMES = frozenset(_FIELDS)

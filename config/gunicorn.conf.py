@@ -25,8 +25,13 @@ from app.settings import load_server_settings  # noqa: E402
 
 _server = load_server_settings()
 
-# -- Socket ----------------------------------------------------------------------------
+# -- Sockets ---------------------------------------------------------------------------
+# Tenant traffic. In production put a buffering proxy in front (docs/deployment.md).
 bind = _server.bind
+# MANAGEMENT_BIND (default 127.0.0.1:9180; empty: off): /healthz, /readyz, /readyz/<check>
+# and /metrics again, on MANAGEMENT_THREADS threads per worker that tenant traffic never
+# uses. Point the orchestrator's probes and Prometheus here. Bound by the master in
+# on_starting, so a second server on the same address fails to start.
 
 # -- Workers: threads serve requests; processes isolate crashes ---------------------------
 worker_class = "gthread"
@@ -49,11 +54,11 @@ access_log_format = '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(M)sms'
 
 # -- Server hooks -------------------------------------------------------------------------
 def on_starting(server):
-    gunicorn_hooks.on_starting(server, MULTIPROC_DIR)
+    gunicorn_hooks.on_starting(server, MULTIPROC_DIR, _server)
 
 
 def post_worker_init(worker):
-    gunicorn_hooks.post_worker_init(worker)
+    gunicorn_hooks.post_worker_init(worker, _server)
 
 
 def worker_exit(server, worker):

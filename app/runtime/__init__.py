@@ -8,8 +8,9 @@ from ..store import Store
 from .builder import RuntimeBuilder
 from .cache import CrossTenantKeyError, NamespacedCache
 from .context import TenantContext, current_tenant, use_tenant
-from .dispatch import register_tenant_blueprint, tenant_runtime
+from .dispatch import init_thread_share, register_tenant_blueprint, tenant_runtime
 from .host import TenantHost
+from .thread_share import ThreadShare
 from .views import blp
 
 __all__ = ["CrossTenantKeyError", "NamespacedCache", "TenantContext", "TenantHost",
@@ -21,5 +22,6 @@ def init_app(app: Flask, store: Store, settings: Settings, api) -> TenantHost:
     builder = RuntimeBuilder(app, store, settings)
     host = TenantHost(store, builder, settings.validator_timeout_seconds)
     app.extensions["tenantgate.tenant_host"] = host
+    init_thread_share(app, ThreadShare(settings.tenant_thread_share))
     register_tenant_blueprint(app, blp, api)
     return host

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from flask import Blueprint, Flask, current_app, g, request
 
+from ..errors import ApiError
 from ..tenants.ids import check_tenant_id, check_workspace_id
 from .context import TenantContext, push_request_context
 from .tenant_runtime import TenantRuntime
+from .thread_share import ThreadShare
 
 TENANT_PREFIX = "/t/<tenant>"
 
@@ -29,8 +31,29 @@ def _enter_tenant():
         tenant = host.tenant_for_host(request.host) or \
             current_app.extensions["tenantgate.settings"].default_tenant
     workspace = check_workspace_id(request.headers.get("X-Workspace", "main"))
+    _take_thread_share(tenant)
     g.tenant_runtime = host.runtime(tenant)
     push_request_context(TenantContext(tenant, workspace))
+
+
+def _take_thread_share(tenant: str) -> None:
+    share = current_app.extensions["tenantgate.thread_share"]
+    if not share.try_enter(tenant):
+        current_app.extensions["tenantgate.limiter"].counter.add(tenant, "requests", "tenant")
+        raise ApiError(429, "tenant_busy", headers={"Retry-After": "1"},
+                       limit=share.per_tenant)
+    g.tenant_thread_share = tenant
+
+
+def _leave_thread_share(exc: BaseException | None = None) -> None:
+    tenant = g.pop("tenant_thread_share", None)
+    if tenant is not None:
+        current_app.extensions["tenantgate.thread_share"].leave(tenant)
+
+
+def init_thread_share(app: Flask, share: ThreadShare) -> None:
+    app.extensions["tenantgate.thread_share"] = share
+    app.teardown_request(_leave_thread_share)
 
 
 def tenant_runtime() -> TenantRuntime:

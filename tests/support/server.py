@@ -25,16 +25,23 @@ def free_port() -> int:
 
 
 class Server:
-    def __init__(self, process: subprocess.Popen, port: int, log_path: Path, workers: int = 1):
+    def __init__(self, process: subprocess.Popen, port: int, log_path: Path, workers: int = 1,
+                 management_port: int | None = None):
         self.process = process
         self.workers = workers
         self.port = port
         self.base = f"http://127.0.0.1:{port}"
+        self.management_port = management_port
         self.log_path = log_path
         self.session = requests.Session()
 
     def url(self, path: str) -> str:
         return self.base + path
+
+    def management_url(self, path: str) -> str:
+        """The same path on the management listener (probes and /metrics)."""
+        assert self.management_port is not None, "this server has no management listener"
+        return f"http://127.0.0.1:{self.management_port}{path}"
 
     def get(self, path: str, **kwargs) -> requests.Response:
         return requests.get(self.url(path), timeout=10, **kwargs)
@@ -96,13 +103,15 @@ class Server:
 
 def start_server(tmp_path: Path, env: Mapping[str, str] | None = None, workers: int = 2,
                  threads: int = 8, wait: bool = True) -> Server:
-    port = free_port()
+    port, management_port = free_port(), free_port()
     full_env = {
         k: v for k, v in os.environ.items()
         if not k.startswith(("TENANT", "GLOBAL_LIMIT_", "PROMETHEUS_MULTIPROC_DIR"))
     }
     full_env.update({
         "BIND": f"127.0.0.1:{port}",
+        # A port of its own for every server: tests run side by side on one machine.
+        "MANAGEMENT_BIND": f"127.0.0.1:{management_port}",
         "WEB_CONCURRENCY": str(workers),
         "GUNICORN_THREADS": str(threads),
         "TENANT_DB_PATH": str(tmp_path / "store" / "tenants.sqlite3"),
@@ -117,7 +126,9 @@ def start_server(tmp_path: Path, env: Mapping[str, str] | None = None, workers: 
             [str(GUNICORN), "-c", str(ROOT / "config" / "gunicorn.conf.py"), "wsgi:app"],
             cwd=ROOT, env=full_env, stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True)
-    server = Server(process, port, log_path, workers)
+    management = full_env["MANAGEMENT_BIND"]
+    server = Server(process, port, log_path, workers,
+                    int(management.rpartition(":")[2]) if management else None)
     if wait:
         try:
             server.wait_ready()
