@@ -194,24 +194,53 @@ def load_settings(environ: Mapping[str, str] | None = None,
     return settings
 
 
+def parse_address(address: str) -> tuple[str, int]:
+    """``host:port`` (``[v6]:port`` for IPv6) -> (host, port); ValueError when malformed."""
+    host, sep, port = address.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) < 65536:
+        raise ValueError(f"expected host:port, got {address!r}")
+    return host.strip("[]"), int(port)
+
+
+def _address(name: str, raw: str) -> str | None:
+    value = raw.strip()
+    if not value:
+        return None  # empty: the listener is off
+    try:
+        _, port = parse_address(value)
+    except ValueError:
+        port = 0
+    if port == 0:  # 0 would be a port nobody could point a probe at
+        raise SettingsError(name, f"must be host:port (or empty for off), got {raw!r}")
+    return value
+
+
 @dataclass(frozen=True)
 class ServerSettings:
-    """gunicorn's own knobs (read by config/gunicorn.conf.py)."""
+    """gunicorn's own knobs and the management listener (read by config/gunicorn.conf.py)."""
 
     bind: str = "127.0.0.1:8000"
     workers: int = 2
     threads: int = 8
+    # Probes and metrics on threads of their own (contract sec. 17); None: off.
+    management_bind: str | None = "127.0.0.1:9180"
+    management_threads: int = 2
 
 
 _SERVER_FIELDS: dict[str, tuple[str, Callable[[str, str], Any]]] = {
     "BIND": ("bind", _text),
     "WEB_CONCURRENCY": ("workers", _int(1)),
     "GUNICORN_THREADS": ("threads", _int(1)),
+    "MANAGEMENT_BIND": ("management_bind", _address),
+    "MANAGEMENT_THREADS": ("management_threads", _int(1)),
 }
+# Set but empty still means something for these: "off".
+_EMPTY_MEANS_OFF = {"MANAGEMENT_BIND"}
 
 
 def load_server_settings(environ: Mapping[str, str] | None = None) -> ServerSettings:
     source = os.environ if environ is None else environ
     values = {attr: coerce(name, source[name])
-              for name, (attr, coerce) in _SERVER_FIELDS.items() if source.get(name)}
+              for name, (attr, coerce) in _SERVER_FIELDS.items()
+              if source.get(name) or (name in _EMPTY_MEANS_OFF and name in source)}
     return ServerSettings(**values)
