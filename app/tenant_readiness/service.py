@@ -43,10 +43,16 @@ class TenantReadiness:
         self._global_ready = global_ready
         self._timeout = timeout
         self._clock = clock
-        self._runner = DeadlineRunner(threads=8, name="tenant-readiness")
+        # One resolution per tenant in flight (the flights below), so tenants that hang hold
+        # one thread each and never the one another tenant's resolution needs.
+        self._runner = DeadlineRunner("tenant-readiness",
+                                      max_threads=settings.max_tenant_labels + 16)
         # The resolution in flight per tenant (at most one), removed when it ends.
         self._flights: dict[str, _Flight] = {}
         self._flights_lock = threading.Lock()
+
+    def close(self) -> None:
+        self._runner.close()
 
     def readyz(self, tenant: str) -> TenantStatus:
         started = self._clock()
