@@ -57,7 +57,8 @@ def wait_until_saturated(server) -> None:
 
 
 def test_a_tenant_saturating_every_limit_moves_neither_readiness_nor_other_tenants(tmp_path):
-    env = {"TENANT_ADMIN_KEY": KEY, "CHAOS_ENABLED": "1"}
+    # Every thread too, not only every limit: the share of threads is tested on its own.
+    env = {"TENANT_ADMIN_KEY": KEY, "CHAOS_ENABLED": "1", "TENANT_MAX_THREAD_SHARE": "1"}
     with serve(tmp_path, workers=4, env=env) as server:
         assert server.put(f"/admin/tenants/{NOISY}", json={"limits": NOISY_LIMITS},
                           headers=ADMIN).status_code == 201

@@ -19,6 +19,7 @@ from tests.support.server import running_server
 pytestmark = [pytest.mark.chaos, pytest.mark.gunicorn]
 
 ENV = {"TENANT_ADMIN_KEY": KEY, "CHAOS_ENABLED": "1", "VALIDATOR_TIMEOUT_SECONDS": "1",
+       "TENANT_MAX_THREAD_SHARE": "1",
        "LIMIT_WAIT_SECONDS": "20"}
 FRESH = {"Connection": "close"}  # every request on its own connection: any worker may answer
 GLOBAL_READINESS = ("readiness_state", "readiness_transitions_total", "readiness_check_ok")

@@ -19,7 +19,8 @@ pytestmark = pytest.mark.gunicorn
 
 KEY = "gunicorn-limits-key-41e8"
 ADMIN = {"X-Admin-Key": KEY}
-ENV = {"TENANT_ADMIN_KEY": KEY, "CHAOS_ENABLED": "1"}
+# The share of threads per tenant out of the way: these tests count the tenant limits.
+ENV = {"TENANT_ADMIN_KEY": KEY, "CHAOS_ENABLED": "1", "TENANT_MAX_THREAD_SHARE": "1"}
 CLOSE = {"Connection": "close"}  # every request a new connection, accepted by any worker
 TIMEOUT = 30.0
 

@@ -18,7 +18,8 @@ from tests.support.metrics_text import value
 
 pytestmark = pytest.mark.gunicorn
 
-ENV = {"LIMIT_BACKEND": "postgres", "CHAOS_ENABLED": "1"}
+# The share of threads per tenant out of the way: these tests count the tenant limits.
+ENV = {"LIMIT_BACKEND": "postgres", "CHAOS_ENABLED": "1", "TENANT_MAX_THREAD_SHARE": "1"}
 HOLD = "/t/fleet/chaos/hold/llm_student?ms={ms}"
 HELD = {"tenant": "fleet", "limit": "llm_student"}
 REFUSED = {"error": "concurrency_limit", "scope": "tenant", "limit": "llm_student"}

@@ -14,7 +14,9 @@ WAIT = 10.0
 
 @pytest.fixture
 def settings_overrides():
-    return {"TENANT_ADMIN_KEY": KEY, "CHAOS_ENABLED": 1, "DEFAULT_TENANT": "home"}
+    # 32 threads of the test client stand for 32 request threads of one worker.
+    return {"TENANT_ADMIN_KEY": KEY, "CHAOS_ENABLED": 1, "DEFAULT_TENANT": "home",
+            "GUNICORN_THREADS": 32, "TENANT_MAX_THREAD_SHARE": 1}
 
 
 @pytest.fixture

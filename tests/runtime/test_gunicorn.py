@@ -12,6 +12,8 @@ pytestmark = pytest.mark.gunicorn
 
 WORKERS = 3
 CALLS = 60  # each on a fresh connection, spread over the workers
+# 12 concurrent calls of one tenant may land on one worker: no share of threads in the way.
+ENV = {"TENANT_ADMIN_KEY": KEY, "TENANT_MAX_THREAD_SHARE": "1"}
 
 
 def answers(server, path: str) -> list[tuple[int, dict]]:
@@ -39,7 +41,7 @@ def test_a_config_change_is_live_in_every_worker_on_the_next_request(tmp_path):
     root = tmp_path / "tenants"
     write_manifest(root / "v1", "EX_V1")
     write_manifest(root / "v2", "EX_V2")
-    with running_server(tmp_path, workers=WORKERS, env={"TENANT_ADMIN_KEY": KEY}) as server:
+    with running_server(tmp_path, workers=WORKERS, env=ENV) as server:
         workers = all_workers(server)
         assert put(server, "acme", {"data_dir": str(root / "v1")}) == 201
         v1 = (200, {"tenant": "acme", "exams": [{"exam_id": "EX_V1"}]})
@@ -61,7 +63,7 @@ def test_a_factory_failure_is_shared_by_all_workers_until_a_recheck(tmp_path, re
     blocker = root / "blocker"
     blocker.write_text("a regular file where a directory should be")
     write_manifest(root / "good", "EX_GOOD")
-    with running_server(tmp_path, workers=WORKERS, env={"TENANT_ADMIN_KEY": KEY}) as server:
+    with running_server(tmp_path, workers=WORKERS, env=ENV) as server:
         workers = all_workers(server)
         assert put(server, "healthy", {}) == 201
         # data_dir cannot exist under a regular file: the first validation fails.
