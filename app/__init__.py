@@ -53,6 +53,7 @@ def close_app(app: Flask) -> None:
     """Stop what the app started in this process: tenant runtimes (their threads), the store."""
     app.extensions["tenantgate.tenant_host"].close()
     app.extensions["tenantgate.tenant_readiness"].close()
+    app.extensions["tenantgate.upload_pruner"].stop()
     app.extensions["tenantgate.limiter"].close()
     if app.extensions.get("tenantgate.limit_dir_owned"):
         app.extensions["tenantgate.limiter"].backend.remove()

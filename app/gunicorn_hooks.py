@@ -67,6 +67,7 @@ def post_worker_init(worker, server_settings: ServerSettings) -> None:
         ManagementServer(_management_socket, worker.wsgi,
                          server_settings.management_threads).start()
     app = worker.wsgi
+    app.extensions["tenantgate.upload_pruner"].start()
     drain = app.extensions["tenantgate.drain"]
     seconds = app.extensions["tenantgate.settings"].shutdown_drain_seconds
     graceful_exit = worker.handle_exit

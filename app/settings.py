@@ -50,6 +50,11 @@ class Settings:
     limit_state_dir: str | None = None
     request_threads: int = 8
     tenant_max_thread_share: float = 0.5
+    # Uploads (contract sec. 17): default quota, the free space they never eat into, age.
+    tenant_upload_quota_bytes: int = 1 << 30
+    tenant_upload_quota_count: int = 10_000
+    storage_reserve_bytes: int = 256 << 20
+    upload_retention_days: int = 0
 
     @property
     def tenant_thread_share(self) -> int:
@@ -152,6 +157,10 @@ _FIELDS: dict[str, tuple[str, Callable[[str, str], Any]]] = {
     # gunicorn's threads per worker: the per-tenant thread share is a part of them.
     "GUNICORN_THREADS": ("request_threads", _int(1)),
     "TENANT_MAX_THREAD_SHARE": ("tenant_max_thread_share", _share),
+    "TENANT_UPLOAD_QUOTA_BYTES": ("tenant_upload_quota_bytes", _int(0)),
+    "TENANT_UPLOAD_QUOTA_COUNT": ("tenant_upload_quota_count", _int(0)),
+    "STORAGE_RESERVE_BYTES": ("storage_reserve_bytes", _int(0)),
+    "UPLOAD_RETENTION_DAYS": ("upload_retention_days", _int(0)),
 }
 
 SETTING_NAMES = frozenset(_FIELDS)

@@ -22,6 +22,8 @@ def app(tmp_path, settings_overrides, monkeypatch):
         "TESTING": True,
         "TENANT_DB_PATH": str(tmp_path / "store" / "tenants.sqlite3"),
         "TENANT_DATA_ROOT": str(tmp_path / "tenants"),
+        # The product keeps 256 MiB free; a test machine's disk may have less to spare.
+        "STORAGE_RESERVE_BYTES": 1 << 20,
     }
     config.update(settings_overrides)
     app = create_app(config)

@@ -72,12 +72,14 @@ def show(tenant):
 @click.option("--host", "hosts", multiple=True, help="Host name served by this tenant (repeat)")
 @click.option("--limit", "limits", multiple=True, metavar="NAME=N",
               help="Concurrency limit override (repeat)")
+@click.option("--quota", "quota", multiple=True, metavar="NAME=N",
+              help="Upload quota: upload_bytes=N or uploads=N (repeat)")
 @click.option("--extra", default="{}", metavar="JSON", help="Free-form JSON object")
-def put(tenant, data_dir, uploads_dir, enabled, hosts, limits, extra):
+def put(tenant, data_dir, uploads_dir, enabled, hosts, limits, quota, extra):
     """Create or replace a tenant (omitted options take their defaults)."""
     tenant = _tenant_arg(tenant)
-    body = {"enabled": enabled, "hosts": list(hosts), "limits": _limits(limits),
-            "extra": _json_object(extra)}
+    body = {"enabled": enabled, "hosts": list(hosts), "limits": _pairs("--limit", limits),
+            "quota": _pairs("--quota", quota), "extra": _json_object(extra)}
     if data_dir:
         body["data_dir"] = data_dir
     if uploads_dir:
@@ -115,14 +117,14 @@ def purge(tenant, yes):
     click.echo(f"purged tenant {tenant}")
 
 
-def _limits(pairs) -> dict:
-    limits = {}
+def _pairs(option: str, pairs) -> dict:
+    found = {}
     for pair in pairs:
         name, sep, value = pair.partition("=")
         if not sep or not value.strip().isdigit():
-            _fail(f"--limit takes NAME=N with N a positive integer, got {pair!r}")
-        limits[name.strip()] = int(value)
-    return limits
+            _fail(f"{option} takes NAME=N with N a whole number, got {pair!r}")
+        found[name.strip()] = int(value)
+    return found
 
 
 def _json_object(text: str) -> dict:

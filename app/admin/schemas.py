@@ -27,6 +27,23 @@ class HostName(fields.String):
         return host
 
 
+# Upper bounds that keep every sum of sizes within 64 bits, whatever is configured.
+MAX_QUOTA_BYTES = 1 << 50  # 1 PiB
+MAX_QUOTA_UPLOADS = 10_000_000
+
+
+class QuotaSchema(Schema):
+    """Per-tenant upload quota (contract sec. 17); an omitted field takes the server default."""
+
+    class Meta:
+        unknown = RAISE
+
+    upload_bytes = fields.Integer(strict=True, validate=validate.Range(0, MAX_QUOTA_BYTES),
+                                  metadata={"description": "Default: TENANT_UPLOAD_QUOTA_BYTES"})
+    uploads = fields.Integer(strict=True, validate=validate.Range(0, MAX_QUOTA_UPLOADS),
+                             metadata={"description": "Default: TENANT_UPLOAD_QUOTA_COUNT"})
+
+
 class TenantPutSchema(Schema):
     class Meta:
         unknown = RAISE
@@ -42,6 +59,7 @@ class TenantPutSchema(Schema):
                          values=fields.Integer(strict=True, validate=validate.Range(min=1)),
                          load_default=dict)
     extra = fields.Dict(keys=fields.String(), load_default=dict)
+    quota = fields.Nested(QuotaSchema(), load_default=dict)
 
     @validates("hosts")
     def unique_hosts(self, hosts, **kwargs):
@@ -63,6 +81,7 @@ class TenantSchema(Schema):
     hosts = fields.List(fields.String())
     limits = fields.Dict(keys=fields.String(), values=fields.Integer())
     extra = fields.Dict()
+    quota = fields.Dict(keys=fields.String(), values=fields.Integer())
     created_at = fields.String()
     updated_at = fields.String()
     health = fields.Nested(HealthSchema)

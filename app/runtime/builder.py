@@ -16,7 +16,7 @@ from .cache import NamespacedCache
 from .context import TenantContext, use_tenant
 from .health import PERMANENT, TRANSIENT, ValidationFailure
 from .tenant_runtime import TenantRuntime
-from .uploads import UploadStore, UploadWorker
+from .uploads import UploadFiles, UploadWorker
 
 # (tenant record, limit name) -> a context manager holding that limit's permits.
 PermitFactory = Callable[[TenantRecord, str], ContextManager]
@@ -49,8 +49,9 @@ class RuntimeBuilder:
             if not Path(path).resolve().is_relative_to(root):
                 raise ValueError(f"{path} is outside TENANT_DATA_ROOT")
         tenant = record.tenant_id
-        uploads = UploadStore(record.uploads_dir)
-        worker = UploadWorker(tenant, uploads, permit=lambda: self.permits(record, "ocr"),
+        uploads = UploadFiles(record.uploads_dir)
+        worker = UploadWorker(tenant, uploads, self._store.uploads,
+                              permit=lambda: self.permits(record, "ocr"),
                               context=lambda: self._background(tenant))
         return TenantRuntime(record, NamespacedCache(tenant), uploads, worker)
 

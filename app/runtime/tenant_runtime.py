@@ -8,7 +8,7 @@ from pathlib import Path
 
 from ..store import TenantRecord
 from .cache import NamespacedCache
-from .uploads import UploadStore, UploadWorker
+from .uploads import UploadFiles, UploadWorker
 
 log = logging.getLogger(__name__)
 
@@ -17,7 +17,7 @@ log = logging.getLogger(__name__)
 class TenantRuntime:
     record: TenantRecord
     cache: NamespacedCache
-    uploads: UploadStore
+    uploads: UploadFiles
     worker: UploadWorker
     extras: dict = field(default_factory=dict)
 

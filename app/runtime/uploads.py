@@ -1,12 +1,13 @@
-"""Tenant uploads: stored under the tenant's uploads_dir, processed by its own worker thread.
+"""Tenant uploads: files under the tenant's uploads_dir, records in the store, one worker thread.
 
-Each upload gets an opaque id; its status lives beside it on disk
-(``<id>.json``, written atomically), so every gunicorn worker can answer for it.
+Each upload gets an opaque id. Its file ``<id>.bin`` is synced to disk before the upload
+is acknowledged; its record (state, checksum, error) lives in the store, so every worker
+(and host) answers for it. The tenant's worker thread computes the checksum under the
+tenant's ``ocr`` limit.
 """
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import os
 import queue
@@ -14,12 +15,12 @@ import threading
 import uuid
 from contextlib import nullcontext
 from pathlib import Path
-from typing import Any, Callable, ContextManager
+from typing import Callable, ContextManager
 
 from werkzeug.datastructures import FileStorage
-from werkzeug.utils import secure_filename
 
-from ..errors import ApiError
+from ..limits.pair import LimitRefused
+from ..store import StoreUnavailable, UploadRecords
 
 log = logging.getLogger(__name__)
 
@@ -36,64 +37,49 @@ def is_upload_id(value: str) -> bool:
     return len(value) == UPLOAD_ID_LENGTH and all(c in "0123456789abcdef" for c in value)
 
 
-def _write_json_atomically(path: Path, data: dict) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    with open(tmp, "w", encoding="utf-8") as handle:
-        json.dump(data, handle)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
-
-
-class UploadStore:
-    """Files and status records inside one tenant's uploads_dir."""
+class UploadFiles:
+    """The upload files inside one tenant's uploads_dir."""
 
     def __init__(self, uploads_dir: str):
         self.root = Path(uploads_dir)
 
-    def save(self, upload_id: str, file: FileStorage) -> dict:
-        name = secure_filename(file.filename or "") or "upload"
-        stored = self.root / f"{upload_id}.bin"
-        with open(stored, "wb") as handle:
-            file.save(handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        status = {"id": upload_id, "filename": name[:200], "size": stored.stat().st_size,
-                  "state": "queued"}
-        _write_json_atomically(self._status_path(upload_id), status)
-        return status
-
-    def status(self, upload_id: str) -> dict | None:
+    def save(self, upload_id: str, file: FileStorage) -> None:
+        """Write and sync the file; on any failure nothing of it is left behind."""
+        path = self._path(upload_id)
         try:
-            return json.loads(self._status_path(upload_id).read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            return None
+            with open(path, "xb") as handle:
+                file.save(handle)
+                handle.flush()
+                os.fsync(handle.fileno())
+        except BaseException:
+            path.unlink(missing_ok=True)
+            raise
 
-    def update(self, upload_id: str, **changes: Any) -> dict:
-        status = {**(self.status(upload_id) or {"id": upload_id}), **changes}
-        _write_json_atomically(self._status_path(upload_id), status)
-        return status
+    def remove(self, upload_id: str) -> None:
+        self._path(upload_id).unlink(missing_ok=True)
 
-    def process(self, upload_id: str) -> dict:
-        """The processing itself: a checksum of the stored file."""
+    def checksum(self, upload_id: str) -> str:
         digest = hashlib.sha256()
-        with open(self.root / f"{upload_id}.bin", "rb") as handle:
+        with open(self._path(upload_id), "rb") as handle:
             for chunk in iter(lambda: handle.read(1 << 16), b""):
                 digest.update(chunk)
-        return {"sha256": digest.hexdigest()}
+        return digest.hexdigest()
 
-    def _status_path(self, upload_id: str) -> Path:
-        return self.root / f"{upload_id}.json"
+    def _path(self, upload_id: str) -> Path:
+        if not is_upload_id(upload_id):
+            raise ValueError("not an upload id")  # never a path a client chose
+        return self.root / f"{upload_id}.bin"
 
 
 class UploadWorker:
     """One background thread per tenant, started on the first upload, stopped with the tenant."""
 
-    def __init__(self, tenant: str, store: UploadStore,
+    def __init__(self, tenant: str, files: UploadFiles, records: UploadRecords,
                  permit: Callable[[], ContextManager] = nullcontext,
                  context: Callable[[], ContextManager] = nullcontext):
         self.tenant = tenant
-        self._store = store
+        self._files = files
+        self._records = records
         self._permit = permit
         self._context = context
         self._queue: queue.Queue = queue.Queue()
@@ -141,19 +127,23 @@ class UploadWorker:
     def _handle(self, upload_id: str) -> None:
         try:
             with self._permit():
-                self._store.update(upload_id, state="processing")
-                result = self._store.process(upload_id)
-            self._store.update(upload_id, state="done", **result)
-        except ApiError as refused:
-            if refused.status not in (429, 503):
-                raise
-            # No permit now (the tenant's or the server's ocr limit is full): the upload
-            # stays queued and is tried again shortly, never dropped.
+                if not self._records.set_state(self.tenant, upload_id, "processing"):
+                    return  # deleted (or purged) while it waited
+                sha256 = self._files.checksum(upload_id)
+            self._records.set_state(self.tenant, upload_id, "done", sha256=sha256)
+        except (LimitRefused, StoreUnavailable):
+            # No permit now (the tenant's or the server's ocr limit is full), or the store
+            # is busy: the upload stays queued and is tried again shortly, never dropped.
             if not self._stop.wait(RETRY_SECONDS):
                 self._queue.put(upload_id)
-        except Exception as exc:  # one bad upload must not kill the tenant's worker
-            log.warning("tenant %s: upload %s failed: %s", self.tenant, upload_id, exc)
-            try:
-                self._store.update(upload_id, state="failed", error=type(exc).__name__)
-            except Exception:  # an unreadable status record (ValueError) must not kill it either
-                log.warning("tenant %s: cannot record failure of %s", self.tenant, upload_id)
+        except OSError as exc:  # the file vanished or cannot be read: this upload failed
+            log.warning("tenant %s: upload %s failed: %s", self.tenant, upload_id,
+                        exc.strerror or type(exc).__name__)
+            self._fail(upload_id, type(exc).__name__)
+
+    def _fail(self, upload_id: str, error: str) -> None:
+        try:
+            self._records.set_state(self.tenant, upload_id, "failed", error=error)
+        except StoreUnavailable as exc:
+            log.warning("tenant %s: cannot record failure of %s: %s", self.tenant, upload_id,
+                        exc)

@@ -11,7 +11,9 @@ from ..errors import ApiError
 from ..request_limits import accepts_uploads
 from .context import current_tenant
 from .dispatch import tenant_runtime
-from .uploads import is_upload_id, new_upload_id
+from ..store import QuotaExceeded
+from .upload_intake import StorageLow, TenantStorageUnavailable, accept_upload, delete_upload
+from .uploads import is_upload_id
 
 blp = Blueprint("tenant", __name__, description="Built-in tenant routes (/t/<tenant>/...)")
 
@@ -25,6 +27,12 @@ class TenantHealthSchema(Schema):
 class ExamsSchema(Schema):
     tenant = fields.String(required=True)
     exams = fields.List(fields.Dict())
+
+
+class DeletedUploadSchema(Schema):
+    id = fields.String(required=True)
+    tenant = fields.String(required=True)
+    deleted = fields.Boolean(required=True)
 
 
 class UploadSchema(Schema):
@@ -62,7 +70,9 @@ def exams():
 @accepts_uploads
 @blp.response(202, UploadSchema)
 @blp.alt_response(400, response="BAD_REQUEST")
+@blp.alt_response(403, response="FORBIDDEN", description="Over the tenant's upload quota")
 @blp.alt_response(413, response=HTTPStatus(413).name)
+@blp.alt_response(503, response="SERVICE_UNAVAILABLE", description="Storage low or unusable")
 @blp.doc(requestBody={"required": True, "content": {"multipart/form-data": {"schema": {
     "type": "object", "required": ["file"],
     "properties": {"file": {"type": "string", "format": "binary"}}}}}})
@@ -72,16 +82,22 @@ def upload():
     if file is None:
         raise ApiError(400, "missing_file", field="file")
     runtime = tenant_runtime()
-    upload_id = new_upload_id()
+    services = current_app.extensions
     try:
-        status = runtime.uploads.save(upload_id, file)
-    except OSError:
+        record = accept_upload(services["tenantgate.store"], services["tenantgate.settings"],
+                               runtime, file)
+    except QuotaExceeded as exc:
+        raise ApiError(403, "quota_exceeded", quota=exc.quota, limit=exc.limit,
+                       used=exc.used) from None
+    except StorageLow:
+        raise ApiError(503, "storage_low", headers={"Retry-After": "60"}) from None
+    except TenantStorageUnavailable:
         raise ApiError(503, "tenant_storage_unavailable") from None
-    _submit(runtime, upload_id)
-    response = jsonify({**status, "tenant": runtime.tenant})
+    _submit(runtime, record.upload_id)
+    response = jsonify(record.public())
     response.status_code = 202
     response.headers["Location"] = url_for(request.endpoint.replace("upload", "upload_status"),
-                                           upload_id=upload_id, **_tenant_args())
+                                           upload_id=record.upload_id, **_tenant_args())
     return response
 
 
@@ -90,16 +106,24 @@ def upload():
 @blp.alt_response(404, response="NOT_FOUND")
 def upload_status(upload_id):
     """Where an upload is: queued, processing, done (with its sha256) or failed."""
-    if not is_upload_id(upload_id):
-        raise ApiError(404, "unknown_upload")
     runtime = tenant_runtime()
-    try:
-        status = runtime.uploads.status(upload_id)
-    except (OSError, ValueError):
-        raise ApiError(503, "tenant_storage_unavailable") from None
-    if status is None:
+    record = current_app.extensions["tenantgate.store"].uploads.get(runtime.tenant, upload_id) \
+        if is_upload_id(upload_id) else None
+    if record is None:
         raise ApiError(404, "unknown_upload")
-    return {**status, "tenant": runtime.tenant}
+    return record.public()
+
+
+@blp.route("/uploads/<upload_id>", methods=["DELETE"])
+@blp.response(200, DeletedUploadSchema)
+@blp.alt_response(404, response="NOT_FOUND")
+def delete_upload_view(upload_id):
+    """Remove an upload: its record and its file."""
+    runtime = tenant_runtime()
+    if not is_upload_id(upload_id) or not delete_upload(
+            current_app.extensions["tenantgate.store"], runtime, upload_id):
+        raise ApiError(404, "unknown_upload")
+    return {"id": upload_id, "tenant": runtime.tenant, "deleted": True}
 
 
 def _submit(runtime, upload_id: str) -> None:
@@ -109,12 +133,16 @@ def _submit(runtime, upload_id: str) -> None:
         return
     except RuntimeError:
         fresh = current_app.extensions["tenantgate.tenant_host"].runtime(runtime.tenant)
+    store = current_app.extensions["tenantgate.store"]
     if fresh.record.uploads_dir != runtime.record.uploads_dir:
-        # Its uploads_dir moved: the file was stored where the tenant no longer looks.
+        # Its uploads_dir moved: the file was stored where the tenant no longer looks. Not
+        # acknowledged, so not kept.
+        delete_upload(store, runtime, upload_id)
         raise ApiError(503, "tenant_reconfigured", headers={"Retry-After": "1"})
     try:
         fresh.worker.submit(upload_id)
     except RuntimeError:
+        delete_upload(store, runtime, upload_id)
         raise ApiError(503, "tenant_unavailable", headers={"Retry-After": "1"}) from None
 
 

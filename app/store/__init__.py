@@ -14,9 +14,11 @@ from .limits import LimitStore
 from .migrations import migrate
 from .readiness import ReadinessStore
 from .tenants import DirectoryTaken, HostTaken, LabelCapReached, TenantRecord, TenantStore
+from .uploads import QuotaExceeded, UploadRecord, UploadRecords
 
 __all__ = ["Store", "HealthRecord", "DirectoryTaken", "StoreUnavailable", "HostTaken",
-           "LabelCapReached", "TenantRecord", "TenantStore", "get_store", "init_app", "open_store"]
+           "LabelCapReached", "QuotaExceeded", "TenantRecord", "TenantStore", "UploadRecord",
+           "UploadRecords", "get_store", "init_app", "open_store"]
 
 
 WRITE_PROBE_SECONDS = 5.0
@@ -34,6 +36,7 @@ class Store:
         self.readiness = ReadinessStore(db)
         self.health = HealthStore(db)
         self.limits = LimitStore(db)
+        self.uploads = UploadRecords(db)
 
     def version(self) -> int:
         """Rises with every change to tenant state; one cheap read per request."""

@@ -57,6 +57,7 @@ class TenantRecord:
     hosts: list[str] = field(default_factory=list)
     limits: dict[str, int] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
+    quota: dict[str, int] = field(default_factory=dict)
     created_at: str = ""
     updated_at: str = ""
     health: str = "pending"
@@ -76,7 +77,7 @@ def utc_now() -> str:
 
 
 _COLUMNS = ("tenant_id, data_dir, uploads_dir, enabled, hosts_json, limits_json, extra_json, "
-            "created_at, updated_at")
+            "quota_json, created_at, updated_at")
 _READ_COLUMNS = _COLUMNS + ", health, health_reason, health_checked_at"
 
 
@@ -85,7 +86,8 @@ def _record(row) -> TenantRecord:
         tenant_id=row["tenant_id"], data_dir=row["data_dir"], uploads_dir=row["uploads_dir"],
         enabled=bool(row["enabled"]), hosts=json.loads(row["hosts_json"]),
         limits=json.loads(row["limits_json"]), extra=json.loads(row["extra_json"]),
-        created_at=row["created_at"], updated_at=row["updated_at"], health=row["health"],
+        quota=json.loads(row["quota_json"]), created_at=row["created_at"],
+        updated_at=row["updated_at"], health=row["health"],
         health_reason=row["health_reason"], health_checked_at=row["health_checked_at"])
 
 
@@ -158,16 +160,18 @@ class TenantStore:
             self._check_directories(conn, record)
             created_at = existing["created_at"] if existing else now
             conn.execute(
-                f"INSERT INTO tenants ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                f"INSERT INTO tenants ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT (tenant_id) DO UPDATE SET data_dir = excluded.data_dir, "
                 "uploads_dir = excluded.uploads_dir, enabled = excluded.enabled, "
                 "hosts_json = excluded.hosts_json, limits_json = excluded.limits_json, "
-                "extra_json = excluded.extra_json, updated_at = excluded.updated_at, "
+                "extra_json = excluded.extra_json, quota_json = excluded.quota_json, "
+                "updated_at = excluded.updated_at, "
                 # Re-registration: the new config is validated afresh.
                 "health = 'pending', health_reason = NULL",
                 (record.tenant_id, record.data_dir, record.uploads_dir, int(record.enabled),
                  json.dumps(record.hosts), json.dumps(record.limits, sort_keys=True),
-                 json.dumps(record.extra, sort_keys=True), created_at, now))
+                 json.dumps(record.extra, sort_keys=True),
+                 json.dumps(record.quota, sort_keys=True), created_at, now))
             conn.execute("DELETE FROM tenant_hosts WHERE tenant_id = ?", (record.tenant_id,))
             conn.executemany("INSERT INTO tenant_hosts (host, tenant_id) VALUES (?, ?)",
                              [(h, record.tenant_id) for h in record.hosts])
@@ -188,9 +192,9 @@ class TenantStore:
                 self._admit(conn, max_labels)
                 self._check_directories(conn, record)
                 conn.execute(
-                    f"INSERT INTO tenants ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    f"INSERT INTO tenants ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (record.tenant_id, record.data_dir, record.uploads_dir, int(record.enabled),
-                     "[]", "{}", "{}", now, now))
+                     "[]", "{}", "{}", "{}", now, now))
                 bump_version(conn)
                 created = True
             else:

@@ -27,7 +27,8 @@ def build_record(settings: Settings, tenant_id: str, body: Mapping[str, Any]) ->
     return TenantRecord(
         tenant_id=tenant_id, data_dir=str(data_dir), uploads_dir=str(uploads_dir),
         enabled=body.get("enabled", True), hosts=list(body.get("hosts", [])),
-        limits=dict(body.get("limits", {})), extra=dict(body.get("extra", {})))
+        limits=dict(body.get("limits", {})), extra=dict(body.get("extra", {})),
+        quota=dict(body.get("quota", {})))
 
 
 def put_tenant(store: Store, settings: Settings, tenant_id: str,

@@ -188,19 +188,19 @@ def test_vanished_and_replaced_data_dirs_degrade_only_their_tenants(
     assert global_readiness(server) == before
 
 
-def _replace_bin_with_directory(uploads: Path, upload_id: str) -> None:
+def _replace_bin_with_directory(server, uploads: Path, upload_id: str) -> None:
     (uploads / f"{upload_id}.bin").unlink()
     (uploads / f"{upload_id}.bin").mkdir()
 
 
-def _corrupt_status_record(uploads: Path, upload_id: str) -> None:
-    (uploads / f"{upload_id}.json").write_text("{not json", encoding="utf-8")
+def _delete_through_the_api(server, uploads: Path, upload_id: str) -> None:
+    assert server.delete(f"/t/victim/uploads/{upload_id}").status_code == 200
 
 
 @pytest.mark.parametrize("fault, failed", [
     (_replace_bin_with_directory, (200, {"state": "failed", "error": "IsADirectoryError"})),
-    (_corrupt_status_record, (503, {"error": "tenant_storage_unavailable"})),
-], ids=["bin-replaced-by-directory", "status-record-corrupted"])
+    (_delete_through_the_api, (404, {"error": "unknown_upload"})),
+], ids=["bin-replaced-by-directory", "upload-deleted-while-queued"])
 def test_a_failing_upload_worker_harms_neither_its_tenant_nor_others(
         server, root, steady, before, fault, failed):
     assert put(server, "victim", {"limits": {"ocr": 1}}) == 201
@@ -218,7 +218,7 @@ def test_a_failing_upload_worker_harms_neither_its_tenant_nor_others(
         assert response.status_code == 202
         location = response.headers["Location"]
         assert answer(server, location)[1]["state"] == "queued"
-        fault(uploads, response.json()["id"])
+        fault(server, uploads, response.json()["id"])
         steady.check()
         assert held.result(15).status_code == 200
     result = poll(lambda: answer(server, location),

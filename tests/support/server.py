@@ -118,6 +118,8 @@ def start_server(tmp_path: Path, env: Mapping[str, str] | None = None, workers: 
         "TENANT_DATA_ROOT": str(tmp_path / "tenants"),
         "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / f"metrics-{port}"),
         "SHUTDOWN_DRAIN_SECONDS": "0",
+        # The product keeps 256 MiB free; a test machine's disk may have less to spare.
+        "STORAGE_RESERVE_BYTES": str(1 << 20),
     })
     full_env.update(env or {})
     log_path = tmp_path / f"gunicorn-{port}.log"

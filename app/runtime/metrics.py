@@ -1,0 +1,51 @@
+"""Upload and storage metrics, rendered from the store and the file system at every scrape."""
+from __future__ import annotations
+
+import logging
+from typing import Iterable
+
+from prometheus_client.core import GaugeMetricFamily, Metric
+
+from ..settings import Settings
+from ..store import Store
+from .upload_intake import free_bytes
+
+log = logging.getLogger(__name__)
+
+
+class UploadFamilies:
+    def __init__(self, store: Store, settings: Settings):
+        self._store = store
+        self._settings = settings
+
+    def __call__(self) -> Iterable[Metric]:
+        yield from self._storage()
+        records = self._store.tenants.first(self._settings.max_tenant_labels)
+        held = self._store.uploads.bytes_by_tenant(r.tenant_id for r in records)
+        used = GaugeMetricFamily("tenant_upload_bytes",
+                                 "Bytes of uploads a tenant holds (what its quota counts)",
+                                 labels=["tenant"])
+        quota = GaugeMetricFamily("tenant_upload_quota_bytes",
+                                  "A tenant's upload quota in bytes", labels=["tenant"])
+        default = self._settings.tenant_upload_quota_bytes
+        for record in records:
+            used.add_metric([record.tenant_id], held.get(record.tenant_id, 0))
+            quota.add_metric([record.tenant_id], record.quota.get("upload_bytes", default))
+        yield used
+        yield quota
+
+    def _storage(self) -> Iterable[Metric]:
+        reserve = GaugeMetricFamily(
+            "storage_reserve_bytes",
+            "STORAGE_RESERVE_BYTES: free space uploads never eat into")
+        reserve.add_metric([], self._settings.storage_reserve_bytes)
+        yield reserve
+        try:
+            free = free_bytes(self._settings.data_root)
+        except OSError as exc:  # no data root yet (no tenant ever created): nothing to say
+            log.debug("storage metrics: %s", exc)
+            return
+        family = GaugeMetricFamily(
+            "storage_free_bytes", "Free bytes on the file system of TENANT_DATA_ROOT")
+        family.add_metric([], free)
+        yield family
