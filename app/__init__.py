@@ -8,6 +8,7 @@ from flask import Flask
 from . import admin, chaos, limits, metrics, readiness, runtime, store, tenant_readiness
 from .errors import register_error_handlers
 from .openapi import init_api
+from .request_body import init_request_body
 from .request_limits import init_request_limits
 from .settings import Settings, is_setting, load_settings
 
@@ -46,6 +47,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     # After Api(): our handlers replace flask-smorest's so every error has one shape.
     register_error_handlers(app)
     init_request_limits(app, settings)
+    init_request_body(app)
     return app
 
 

@@ -6,7 +6,9 @@ import logging
 from typing import Any
 
 from flask import Flask, Request, jsonify
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import ClientDisconnected, HTTPException
+
+from .request_body import MalformedBody
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +26,12 @@ _HTTP_CODES = {
     422: "invalid_body",
     429: "too_many_requests",
     431: "request_header_fields_too_large",
+}
+
+
+# Plain exceptions of the domain, each answered the same way wherever it is raised.
+DOMAIN_ERRORS: dict[type[Exception], tuple[int, str]] = {
+    MalformedBody: (400, "malformed_body"),
 }
 
 
@@ -53,6 +61,9 @@ def _render(error: ApiError):
 def _from_http_exception(exc: HTTPException) -> ApiError:
     status = exc.code or 500
     data = getattr(exc, "data", None)
+    if isinstance(exc, ClientDisconnected):
+        # A sized body that ended early: the same answer as any other unreadable body.
+        return ApiError(*DOMAIN_ERRORS[MalformedBody])
     if isinstance(getattr(exc, "exc", None), (json.JSONDecodeError, UnicodeDecodeError)):
         # webargs could not decode the JSON body at all.
         return ApiError(400, "malformed_json")
@@ -122,6 +133,9 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(ApiError)
     def handle_api_error(error: ApiError):
         return _render(error)
+
+    for exc_type, (status, code) in DOMAIN_ERRORS.items():
+        app.register_error_handler(exc_type, lambda exc, s=status, c=code: _render(ApiError(s, c)))
 
     @app.errorhandler(HTTPException)
     def handle_http_exception(exc: HTTPException):

@@ -1,0 +1,155 @@
+"""Hostile requests on the wire, against a real gunicorn (2 workers), over raw sockets.
+
+A client library would fix each of these up (frame the body, fold nothing, add the colon);
+here they are sent byte for byte. Each is answered with a JSON 4xx, never a 500; the
+request changes nothing (tenants, files, the app's 5xx count); no key is echoed in the
+answer or written to the log.
+"""
+from __future__ import annotations
+
+import io
+import time
+
+import pytest
+import requests
+
+from tests.reliability.serving import serving
+from tests.security import serving_state
+from tests.security.wire import chunked, exchange, request
+
+pytestmark = pytest.mark.gunicorn
+
+ADMIN_KEY = "wire-admin-key-3c9e51d7"
+API_KEY = "wire-api-key-8a02f4b6"
+ADMIN = {"X-Admin-Key": ADMIN_KEY}
+ENV = {"TENANT_ADMIN_KEY": ADMIN_KEY, "TENANT_API_KEY": API_KEY, "MAX_JSON_BYTES": "4096"}
+KEY_HEADERS = [f"X-Admin-Key: {ADMIN_KEY}", f"X-API-Key: {API_KEY}"]
+NEXT_REQUEST = request("GET", "/healthz")
+POLL_SECONDS = 10.0
+
+
+@pytest.fixture(scope="module")
+def sandbox(tmp_path_factory):
+    return tmp_path_factory.mktemp("wire")
+
+
+@pytest.fixture(scope="module")
+def server(sandbox):
+    with serving(sandbox, workers=2, env=ENV) as server:
+        assert server.put("/admin/tenants/acme", json={"extra": {"plan": "gold"}},
+                          headers=ADMIN).status_code == 201
+        uploaded = server.post("/t/acme/uploads",
+                               files={"file": ("a.txt", io.BytesIO(b"acme's own bytes"))})
+        assert uploaded.status_code == 202, uploaded.text
+        wait_done(server, uploaded.headers["Location"])
+        yield server
+    log = server.log()
+    for key in (ADMIN_KEY, API_KEY):
+        assert key not in log
+    assert "Traceback" not in log
+
+
+def wait_done(server, location: str) -> None:
+    deadline = time.monotonic() + POLL_SECONDS
+    while server.get(location).json().get("state") != "done":
+        assert time.monotonic() < deadline, "upload never processed"
+        time.sleep(0.02)  # pause inside a loop bounded by its deadline
+
+
+@pytest.fixture
+def unchanged(server, sandbox):
+    root = sandbox / "tenants"
+    before = serving_state.snapshot(server, root, ADMIN)
+
+    def check() -> None:
+        assert serving_state.snapshot(server, root, ADMIN) == before
+        assert server.get("/healthz").status_code == 200
+
+    return check
+
+
+def assert_json_error(answer, status: int, error: str) -> None:
+    assert answer.status == status, answer.text[:500]
+    assert answer.headers.get("content-type") == "application/json", answer.text[:500]
+    assert answer.json() == {"error": error}
+    for key in (ADMIN_KEY, API_KEY):
+        assert key not in answer.text
+
+
+# -- malformed bodies -----------------------------------------------------------------------
+ROUTES = {
+    "healthz": ("GET", "/healthz", []),
+    "admin put": ("PUT", "/admin/tenants/acme", [f"X-Admin-Key: {ADMIN_KEY}",
+                                                 "Content-Type: application/json"]),
+    "admin put new tenant": ("PUT", "/admin/tenants/newco", [f"X-Admin-Key: {ADMIN_KEY}",
+                                                             "Content-Type: application/json"]),
+    "set_ready": ("POST", "/tenant/acme/set_ready", [f"X-API-Key: {API_KEY}",
+                                                     "Content-Type: application/json"]),
+    "upload": ("POST", "/t/acme/uploads", ["Content-Type: multipart/form-data; boundary=b"]),
+}
+MULTIPART = (b'--b\r\nContent-Disposition: form-data; name="file"; filename="x.txt"\r\n\r\n'
+             b"new bytes\r\n--b--\r\n")
+BODIES = {"admin put": b'{"enabled": false}', "admin put new tenant": b"{}",
+          "set_ready": b'{"ready": true}', "upload": MULTIPART, "healthz": b"{}"}
+
+
+def hex_size(body: bytes) -> bytes:
+    return f"{len(body):x}".encode()
+
+
+BAD_CHUNKS = {
+    "chunk size not hex": lambda body: b"ZZ\r\n" + body + b"\r\n0\r\n\r\n",
+    "negative chunk size": lambda body: b"-5\r\n" + body + b"\r\n0\r\n\r\n",
+    "missing chunk terminator": lambda body: hex_size(body) + b"\r\n" + body + b"XX0\r\n\r\n",
+    "bad chunk extension": lambda body: hex_size(body) + b';a="open\r\n' + body
+                                        + b"\r\n0\r\n\r\n",
+    "valid chunk, then garbage": lambda body: hex_size(body) + b"\r\n" + body + b"\r\nQ\r\n",
+}
+
+
+@pytest.mark.parametrize("encoding", BAD_CHUNKS.values(), ids=BAD_CHUNKS.keys())
+@pytest.mark.parametrize("route", ROUTES)
+def test_a_malformed_chunked_body_is_400_and_closes_the_connection(server, unchanged, route,
+                                                                   encoding):
+    method, path, headers = ROUTES[route]
+    answer = exchange(server.port, chunked(method, path, encoding(BODIES[route]), headers),
+                      then=NEXT_REQUEST)
+    assert_json_error(answer, 400, "malformed_body")
+    assert answer.closed  # where the next request would start is unknown
+    unchanged()
+
+
+TRUNCATED = {
+    "inside a chunk": lambda body: hex_size(body) + b"\r\n" + body[: len(body) // 2],
+    "after a chunk": lambda body: hex_size(body) + b"\r\n" + body + b"\r\n",
+    "inside the size line": lambda body: hex_size(body),
+    "before the last chunk's end": lambda body: hex_size(body) + b"\r\n" + body + b"\r\n0\r\n",
+    # A valid size, far past any limit: the body ends long before the chunk does.
+    "a chunk announced past 2**64 bytes": lambda body: b"1" + b"0" * 20 + b"\r\n" + body,
+}
+
+
+@pytest.mark.parametrize("encoding", TRUNCATED.values(), ids=TRUNCATED.keys())
+@pytest.mark.parametrize("route", ROUTES)
+def test_a_chunked_body_cut_short_by_the_client_is_400(server, unchanged, route, encoding):
+    method, path, headers = ROUTES[route]
+    answer = exchange(server.port, chunked(method, path, encoding(BODIES[route]), headers),
+                      end_input=True)
+    assert_json_error(answer, 400, "malformed_body")
+    unchanged()
+
+
+@pytest.mark.parametrize("route", [r for r in ROUTES if r != "healthz"])
+def test_a_sized_body_cut_short_by_the_client_is_400(server, unchanged, route):
+    method, path, headers = ROUTES[route]
+    body = BODIES[route]
+    data = request(method, path, [*headers, f"Content-Length: {len(body) + 10}"], body)
+    answer = exchange(server.port, data, end_input=True)
+    assert_json_error(answer, 400, "malformed_body")
+    unchanged()
+
+
+def test_the_server_still_answers_everyone_after_the_hostile_requests(server):
+    assert server.get("/healthz").status_code == 200
+    assert server.get("/t/acme/health").json()["tenant"] == "acme"
+    assert requests.get(server.url("/admin/tenants"), headers=ADMIN, timeout=10).ok
