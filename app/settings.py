@@ -150,6 +150,13 @@ def _global_limits(source: Mapping[str, str]) -> dict[str, int]:
     return limits
 
 
+def secret_values(environ: Mapping[str, str] | None = None) -> tuple[str, ...]:
+    """The configured keys, for log redaction; readable even when another setting is bad."""
+    source = os.environ if environ is None else environ
+    return tuple(key for name in ("TENANT_ADMIN_KEY", "TENANT_API_KEY")
+                 for key in _keys(name, source.get(name, "")))
+
+
 def is_setting(name: str) -> bool:
     return name in SETTING_NAMES or name.startswith(GLOBAL_LIMIT_PREFIX)
 

@@ -29,7 +29,8 @@ _server = load_server_settings()
 bind = _server.bind
 
 # -- Workers: threads serve requests; processes isolate crashes ---------------------------
-worker_class = "gthread"
+# gthread, answering gunicorn's own error pages as JSON without echoing the request.
+worker_class = "app.gunicorn_worker.JsonErrorWorker"
 workers = _server.workers
 threads = _server.threads
 # A worker silent for this long is killed and replaced.
@@ -45,6 +46,8 @@ accesslog = "-"
 errorlog = "-"
 loglevel = "info"
 access_log_format = '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(M)sms'
+# Every log line is redacted: no key, whatever a malformed request carried.
+logger_class = "app.gunicorn_logging.RedactingLogger"
 
 
 # -- Server hooks -------------------------------------------------------------------------

@@ -149,6 +149,55 @@ def test_a_sized_body_cut_short_by_the_client_is_400(server, unchanged, route):
     unchanged()
 
 
+# -- gunicorn's own refusals ------------------------------------------------------------------
+PARSE_ERRORS = {
+    "header without a colon, holding a key": (
+        request("GET", "/admin/tenants", [f"X-Admin-Key {ADMIN_KEY}"]), 400, "invalid_header"),
+    "api key header without a colon": (
+        request("POST", "/tenant/acme/set_ready", [f"X-API-Key {API_KEY}"]), 400,
+        "invalid_header"),
+    "duplicate Host": (request("GET", "/healthz", ["Host: other", *KEY_HEADERS]), 400,
+                       "invalid_header"),
+    "obs-fold": (request("GET", "/admin/tenants", ["X-Admin-Key:", f" {ADMIN_KEY}"]), 400,
+                 "invalid_header"),
+    "NUL in a header value": (request("GET", "/healthz", [f"X-Admin-Key: \x00{ADMIN_KEY}"]),
+                              400, "invalid_header"),
+    "space before the colon": (request("GET", "/admin/tenants", [f"X-Admin-Key : {ADMIN_KEY}"]),
+                               400, "invalid_header"),
+    "bad HTTP version": (request("GET", "/healthz", KEY_HEADERS, version="HTTP/9.9"), 400,
+                         "invalid_http_version"),
+    "not HTTP at all": (request("GET", "/healthz", KEY_HEADERS, version="SMTP/1.0"), 400,
+                        "invalid_http_version"),
+    "lower-case method": (request("get", "/healthz", KEY_HEADERS), 400, "invalid_method"),
+    "method with a bad character": (request("G@T", "/healthz", KEY_HEADERS), 400,
+                                    "invalid_method"),
+    "request line past 4094 bytes": (request("GET", "/" + "a" * 5000, KEY_HEADERS), 414,
+                                     "uri_too_long"),
+    "header line past 8190 bytes": (
+        request("GET", "/healthz", [*KEY_HEADERS, "X-Pad: " + "p" * 9000]), 431,
+        "request_header_fields_too_large"),
+    "unknown transfer coding": (
+        request("POST", "/tenant/acme/set_ready", ["Transfer-Encoding: rot13", *KEY_HEADERS]),
+        501, "unsupported_transfer_coding"),
+    "chunked twice": (
+        request("PUT", "/admin/tenants/acme", ["Transfer-Encoding: chunked, chunked",
+                                               *KEY_HEADERS]), 400, "invalid_header"),
+    "Content-Length and chunked": (
+        request("PUT", "/admin/tenants/acme", ["Content-Length: 2", "Transfer-Encoding: chunked",
+                                               *KEY_HEADERS]), 400, "invalid_header"),
+}
+
+
+@pytest.mark.parametrize("data, status, error", PARSE_ERRORS.values(), ids=PARSE_ERRORS.keys())
+def test_a_request_gunicorn_cannot_parse_gets_a_json_error_without_the_key(
+        server, unchanged, data, status, error):
+    answer = exchange(server.port, data)
+    assert_json_error(answer, status, error)
+    assert answer.headers.get("connection") == "close"
+    unchanged()
+    assert ADMIN_KEY not in server.log() and API_KEY not in server.log()
+
+
 def test_the_server_still_answers_everyone_after_the_hostile_requests(server):
     assert server.get("/healthz").status_code == 200
     assert server.get("/t/acme/health").json()["tenant"] == "acme"
