@@ -198,6 +198,32 @@ def test_a_request_gunicorn_cannot_parse_gets_a_json_error_without_the_key(
     assert ADMIN_KEY not in server.log() and API_KEY not in server.log()
 
 
+# -- whitespace around a header value is not part of it (RFC 9110 5.5) --------------------------
+AROUND = {"spaces": "   {}   ", "tabs": "\t{}\t", "mixed": " \t{} \t"}
+
+
+@pytest.mark.parametrize("around", AROUND.values(), ids=AROUND.keys())
+def test_whitespace_around_a_key_on_the_wire_is_not_part_of_it(server, around):
+    answer = exchange(server.port, request("GET", "/admin/tenants",
+                                           ["X-Admin-Key:" + around.format(ADMIN_KEY)]))
+    assert answer.status == 200, answer.text[:300]
+    assert [t["tenant_id"] for t in answer.json()["tenants"]] == ["acme"]
+
+
+INSIDE = {"space inside": ADMIN_KEY[:5] + " " + ADMIN_KEY[5:],
+          "tab inside": ADMIN_KEY[:5] + "\t" + ADMIN_KEY[5:],
+          "two keys": f"{ADMIN_KEY} {ADMIN_KEY}"}
+
+
+@pytest.mark.parametrize("value", INSIDE.values(), ids=INSIDE.keys())
+def test_whitespace_inside_a_key_on_the_wire_is_401(server, unchanged, value):
+    answer = exchange(server.port, request("PUT", "/admin/tenants/acme",
+                                           [f"X-Admin-Key: {value}", "Content-Length: 2",
+                                            "Content-Type: application/json"], b"{}"))
+    assert_json_error(answer, 401, "unauthorized")
+    unchanged()
+
+
 def test_the_server_still_answers_everyone_after_the_hostile_requests(server):
     assert server.get("/healthz").status_code == 200
     assert server.get("/t/acme/health").json()["tenant"] == "acme"
