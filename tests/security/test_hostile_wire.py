@@ -7,25 +7,17 @@ answer or written to the log.
 """
 from __future__ import annotations
 
-import io
-import time
-
 import pytest
 import requests
 
-from tests.reliability.serving import serving
-from tests.security import serving_state
+from tests.security.serving_state import ADMIN, ADMIN_KEY, API_KEY, seeded_server, \
+    unchanged_check
 from tests.security.wire import chunked, exchange, request
 
 pytestmark = pytest.mark.gunicorn
 
-ADMIN_KEY = "wire-admin-key-3c9e51d7"
-API_KEY = "wire-api-key-8a02f4b6"
-ADMIN = {"X-Admin-Key": ADMIN_KEY}
-ENV = {"TENANT_ADMIN_KEY": ADMIN_KEY, "TENANT_API_KEY": API_KEY, "MAX_JSON_BYTES": "4096"}
 KEY_HEADERS = [f"X-Admin-Key: {ADMIN_KEY}", f"X-API-Key: {API_KEY}"]
 NEXT_REQUEST = request("GET", "/healthz")
-POLL_SECONDS = 10.0
 
 
 @pytest.fixture(scope="module")
@@ -35,37 +27,13 @@ def sandbox(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def server(sandbox):
-    with serving(sandbox, workers=2, env=ENV) as server:
-        assert server.put("/admin/tenants/acme", json={"extra": {"plan": "gold"}},
-                          headers=ADMIN).status_code == 201
-        uploaded = server.post("/t/acme/uploads",
-                               files={"file": ("a.txt", io.BytesIO(b"acme's own bytes"))})
-        assert uploaded.status_code == 202, uploaded.text
-        wait_done(server, uploaded.headers["Location"])
+    with seeded_server(sandbox) as server:
         yield server
-    log = server.log()
-    for key in (ADMIN_KEY, API_KEY):
-        assert key not in log
-    assert "Traceback" not in log
-
-
-def wait_done(server, location: str) -> None:
-    deadline = time.monotonic() + POLL_SECONDS
-    while server.get(location).json().get("state") != "done":
-        assert time.monotonic() < deadline, "upload never processed"
-        time.sleep(0.02)  # pause inside a loop bounded by its deadline
 
 
 @pytest.fixture
 def unchanged(server, sandbox):
-    root = sandbox / "tenants"
-    before = serving_state.snapshot(server, root, ADMIN)
-
-    def check() -> None:
-        assert serving_state.snapshot(server, root, ADMIN) == before
-        assert server.get("/healthz").status_code == 200
-
-    return check
+    return unchanged_check(server, sandbox / "tenants")
 
 
 def assert_json_error(answer, status: int, error: str) -> None:
