@@ -5,6 +5,7 @@ import re
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates
 
+from .. import free_json
 from ..tenants.hosts import normalize_host
 
 LIMIT_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
@@ -27,6 +28,22 @@ class HostName(fields.String):
         return host
 
 
+class FreeJson(fields.Dict):
+    """A free-form JSON object, within the bounds of app/free_json.py."""
+
+    def __init__(self, **kwargs):
+        metadata = {"description": f"Free-form JSON object, at most {free_json.MAX_BYTES} "
+                                   f"bytes serialised and {free_json.MAX_DEPTH} levels deep"}
+        super().__init__(keys=fields.String(), metadata=metadata, **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        value = super()._deserialize(value, attr, data, **kwargs)
+        refused = free_json.problem(value)
+        if refused:
+            raise ValidationError(refused)
+        return value
+
+
 class TenantPutSchema(Schema):
     class Meta:
         unknown = RAISE
@@ -41,7 +58,7 @@ class TenantPutSchema(Schema):
     limits = fields.Dict(keys=fields.String(validate=validate.Regexp(LIMIT_NAME)),
                          values=fields.Integer(strict=True, validate=validate.Range(min=1)),
                          load_default=dict)
-    extra = fields.Dict(keys=fields.String(), load_default=dict)
+    extra = FreeJson(load_default=dict)
 
     @validates("hosts")
     def unique_hosts(self, hosts, **kwargs):
