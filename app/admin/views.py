@@ -12,6 +12,7 @@ from ..tenants.ids import check_tenant_id
 from ..tenants.registration import put_tenant
 from .schemas import DeleteQuerySchema, DeletedSchema, TenantListSchema, TenantPutSchema, \
     TenantSchema
+from .transaction import in_one_transaction
 
 blp = Blueprint("admin", __name__, url_prefix="/admin",
                 description="Tenant administration (header X-Admin-Key)")
@@ -71,6 +72,10 @@ class Tenants(MethodView):
 
 @blp.route("/tenants/<tenant>")
 class Tenant(MethodView):
+    # PUT and DELETE: writes and answer in one transaction. Not recheck: it waits for the
+    # tenant's validator (up to VALIDATOR_TIMEOUT_SECONDS), which must not hold the lock.
+    decorators = [in_one_transaction]
+
     @blp.response(200, TenantSchema)
     @blp.alt_response(400, response="BAD_REQUEST")
     @blp.alt_response(401, response="UNAUTHORIZED")

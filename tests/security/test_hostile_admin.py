@@ -1,16 +1,22 @@
 """Hostile admin requests against a real gunicorn (2 workers): refused before any write.
 
-Free JSON over its bounds: a 400 naming the field, and the
-store, the files and the app's 5xx count stay as they were.
+Free JSON over its bounds, limits over theirs: each is a 400 naming the field, and the
+store, the files and the app's 5xx count stay as they were. A request whose answer fails
+to render after its writes changes nothing either.
 """
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 
 import pytest
 
 from app.free_json import MAX_BYTES, MAX_DEPTH
 from tests.security.serving_state import ADMIN, seeded_server, unchanged_check
+from tests.reliability.serving import serving
+from tests.support.server import ROOT
 
 pytestmark = pytest.mark.gunicorn
 
@@ -84,3 +90,40 @@ def test_extra_at_its_bounds_is_stored_and_every_listing_still_works(server, ext
     listed = server.get("/admin/tenants", headers=ADMIN)
     assert listed.status_code == 200
     assert "bounded" in [t["tenant_id"] for t in listed.json()["tenants"]]
+
+
+# -- an answer that fails after the writes ---------------------------------------------------------
+@pytest.fixture(scope="module")
+def failing_render(tmp_path_factory):
+    """A server whose admin answers fail to render for tenants named boom-*."""
+    sandbox = tmp_path_factory.mktemp("render")
+    with serving(sandbox, workers=2, env={"TENANT_ADMIN_KEY": ADMIN["X-Admin-Key"]},
+                 app_module="tests.support.failing_render_wsgi:app") as server:
+        yield server, sandbox
+    assert ADMIN["X-Admin-Key"] not in server.log()
+
+
+def cli(sandbox, *args) -> subprocess.CompletedProcess:
+    """``flask tenants ...`` on the server's store (the ordinary app: it renders fine)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TENANT")}
+    env.update({"TENANT_DB_PATH": str(sandbox / "store" / "tenants.sqlite3"),
+                "TENANT_DATA_ROOT": str(sandbox / "tenants")})
+    return subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", "tenants", *args],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+
+
+@pytest.mark.parametrize("existing", [False, True], ids=["create", "replace"])
+def test_a_put_whose_answer_fails_to_render_stores_nothing(failing_render, existing):
+    server, sandbox = failing_render
+    tenant = f"boom-{'old' if existing else 'new'}"
+    if existing:
+        created = cli(sandbox, "put", tenant, "--extra", '{"plan": "old"}')
+        assert created.returncode == 0, created.stderr
+    before = cli(sandbox, "list").stdout, cli(sandbox, "show", tenant).stdout
+    response = server.put(f"/admin/tenants/{tenant}", json={"extra": {"plan": "new"}},
+                          headers=ADMIN)
+    assert response.status_code == 500
+    assert response.json() == {"error": "internal_error"}
+    # Read with the ordinary app (this server's answers for boom-* never render).
+    assert (cli(sandbox, "list").stdout, cli(sandbox, "show", tenant).stdout) == before
+    assert ("boom-old" in before[0]) is existing

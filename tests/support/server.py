@@ -95,7 +95,7 @@ class Server:
 
 
 def start_server(tmp_path: Path, env: Mapping[str, str] | None = None, workers: int = 2,
-                 threads: int = 8, wait: bool = True) -> Server:
+                 threads: int = 8, wait: bool = True, app_module: str = "wsgi:app") -> Server:
     port = free_port()
     full_env = {
         k: v for k, v in os.environ.items()
@@ -114,7 +114,7 @@ def start_server(tmp_path: Path, env: Mapping[str, str] | None = None, workers: 
     log_path = tmp_path / f"gunicorn-{port}.log"
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
-            [str(GUNICORN), "-c", str(ROOT / "config" / "gunicorn.conf.py"), "wsgi:app"],
+            [str(GUNICORN), "-c", str(ROOT / "config" / "gunicorn.conf.py"), app_module],
             cwd=ROOT, env=full_env, stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True)
     server = Server(process, port, log_path, workers)
