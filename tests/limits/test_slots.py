@@ -4,6 +4,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
+import struct
 import threading
 import time
 from pathlib import Path
@@ -183,3 +184,32 @@ def test_a_sigkilled_process_gives_its_permits_back(path, slots):
             child.join(CHILD_TIMEOUT)
         ready.close()
         ready.join_thread()
+
+
+def open_descriptors() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+def test_a_capacity_too_large_for_a_lock_offset_raises_and_leaks_no_slot(slots):
+    # The slot it takes is fine; checking the capacity's own offset is what fails.
+    descriptors = open_descriptors()
+    with pytest.raises(struct.error):
+        slots.try_acquire(2 ** 63)
+    assert slots.inflight(4) == 0
+    permit = slots.try_acquire(1)
+    assert permit is not None and permit.slot == 0
+    permit.release()
+    assert open_descriptors() <= descriptors + 1  # at most the one pooled description
+
+
+def test_a_failure_after_the_slot_was_taken_gives_it_back(slots, monkeypatch):
+    def interrupted(*args, **kwargs):
+        raise InterruptedError("interrupted")
+
+    monkeypatch.setattr(slots, "inflight", interrupted)
+    monkeypatch.setattr(slots, "_held", lambda slot, length=1: True)  # look over capacity
+    with pytest.raises(InterruptedError):
+        slots.try_acquire(2)
+    monkeypatch.undo()
+    assert slots.inflight(2) == 0
+    assert sorted(p.slot for p in take(slots, 2, 2)) == [0, 1]
