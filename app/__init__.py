@@ -29,7 +29,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     tenant_readiness.init_app(app, the_store, settings, global_readiness,
                               app.extensions["tenantgate.store_collector"])
 
-    api = init_api(app)
+    api = init_api(app, settings)
     api.register_blueprint(readiness.blp)
     api.register_blueprint(tenant_readiness.blp)
     api.register_blueprint(admin.blp)

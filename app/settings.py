@@ -48,6 +48,7 @@ class Settings:
     shutdown_drain_seconds: float = 5.0
     validator_timeout_seconds: float = 5.0
     limit_state_dir: str | None = None
+    max_limits_per_tenant: int = 16
 
 
 def _text(name: str, raw: str) -> str:
@@ -132,6 +133,8 @@ _FIELDS: dict[str, tuple[str, Callable[[str, str], Any]]] = {
     "SHUTDOWN_DRAIN_SECONDS": ("shutdown_drain_seconds", _float),
     "VALIDATOR_TIMEOUT_SECONDS": ("validator_timeout_seconds", _float),
     "LIMIT_STATE_DIR": ("limit_state_dir", _text),
+    # The defaults (DEFAULT_TENANT_LIMITS) are limits of every tenant: they must fit.
+    "MAX_LIMITS_PER_TENANT": ("max_limits_per_tenant", _int(len(DEFAULT_TENANT_LIMITS))),
 }
 
 SETTING_NAMES = frozenset(_FIELDS)

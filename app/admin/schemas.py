@@ -3,12 +3,15 @@ from __future__ import annotations
 
 import re
 
+from flask import current_app
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates
 
 from .. import free_json
+from ..settings import DEFAULT_TENANT_LIMITS
 from ..tenants.hosts import normalize_host
 
 LIMIT_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+MAX_LIMIT = 10_000  # permits of one named limit (contract sec. 17)
 
 
 class StrictBoolean(fields.Boolean):
@@ -44,6 +47,28 @@ class FreeJson(fields.Dict):
         return value
 
 
+class NamedLimits(fields.Dict):
+    """Limit overrides: each 1 to MAX_LIMIT; with the defaults, at most
+    MAX_LIMITS_PER_TENANT names (the app's setting; the OpenAPI document states it)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(
+            keys=fields.String(validate=validate.Regexp(LIMIT_NAME)),
+            values=fields.Integer(strict=True, validate=validate.Range(min=1, max=MAX_LIMIT)),
+            metadata={"max_limits_setting": True, "description": (
+                f"Concurrency limit overrides, each 1 to {MAX_LIMIT}; with the defaults "
+                f"({', '.join(sorted(DEFAULT_TENANT_LIMITS))}) at most MAX_LIMITS_PER_TENANT "
+                "names")},
+            **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        cap = current_app.extensions["tenantgate.settings"].max_limits_per_tenant
+        if isinstance(value, dict) and len(set(value) | set(DEFAULT_TENANT_LIMITS)) > cap:
+            raise ValidationError(f"At most {cap} named limits, the "
+                                  f"{len(DEFAULT_TENANT_LIMITS)} defaults included.")
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
 class TenantPutSchema(Schema):
     class Meta:
         unknown = RAISE
@@ -55,9 +80,7 @@ class TenantPutSchema(Schema):
         "description": "Default: TENANT_DATA_ROOT/<tenant>/uploads"})
     enabled = StrictBoolean(load_default=True)
     hosts = fields.List(HostName(), validate=validate.Length(max=32), load_default=list)
-    limits = fields.Dict(keys=fields.String(validate=validate.Regexp(LIMIT_NAME)),
-                         values=fields.Integer(strict=True, validate=validate.Range(min=1)),
-                         load_default=dict)
+    limits = NamedLimits(load_default=dict)
     extra = FreeJson(load_default=dict)
 
     @validates("hosts")

@@ -92,6 +92,33 @@ def test_extra_at_its_bounds_is_stored_and_every_listing_still_works(server, ext
     assert "bounded" in [t["tenant_id"] for t in listed.json()["tenants"]]
 
 
+# -- limits: how many, how large ------------------------------------------------------------------
+# Four defaults (llm_total, llm_student, llm_teacher, ocr) count towards the 16.
+LIMITS_OVER = {
+    "2**63": {"ocr": 2 ** 63},
+    "10001": {"ocr": 10_001},
+    "zero": {"ocr": 0},
+    "negative": {"ocr": -1},
+    "17 names with the defaults": {f"extra_{i}": 1 for i in range(13)},
+    "a float": {"ocr": 2.5},
+}
+
+
+@pytest.mark.parametrize("limits", LIMITS_OVER.values(), ids=LIMITS_OVER.keys())
+@pytest.mark.parametrize("tenant", ["acme", "newco"])
+def test_limits_over_their_bounds_are_400_and_store_nothing(server, unchanged, tenant, limits):
+    response = server.put(f"/admin/tenants/{tenant}", json={"limits": limits}, headers=ADMIN)
+    assert_refused(response, "limits")
+    unchanged()
+
+
+def test_limits_at_their_bounds_are_stored(server):
+    limits = {"ocr": 10_000, **{f"extra_{i}": 1 for i in range(12)}}
+    response = server.put("/admin/tenants/busy", json={"limits": limits}, headers=ADMIN)
+    assert response.status_code == 201, response.text[:300]
+    assert server.get("/admin/tenants/busy", headers=ADMIN).json()["limits"] == limits
+
+
 # -- an answer that fails after the writes ---------------------------------------------------------
 @pytest.fixture(scope="module")
 def failing_render(tmp_path_factory):
