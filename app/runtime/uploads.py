@@ -20,10 +20,12 @@ from werkzeug.datastructures import FileStorage
 from werkzeug.utils import secure_filename
 
 from ..errors import ApiError
+from ..tenants.files import TenantDirectory
 
 log = logging.getLogger(__name__)
 
 UPLOAD_ID_LENGTH = 32
+MAX_STATUS_BYTES = 64 * 1024
 STOP_JOIN_SECONDS = 5.0
 RETRY_SECONDS = 0.2
 
@@ -37,12 +39,15 @@ def is_upload_id(value: str) -> bool:
 
 
 def _write_json_atomically(path: Path, data: dict) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    with open(tmp, "w", encoding="utf-8") as handle:
-        json.dump(data, handle)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    # Through the directory's descriptor (app/tenants/files.py), like every upload file.
+    tmp = f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp"
+    with TenantDirectory.open(path.parent) as directory:
+        directory.remove(tmp, missing_ok=True)  # a leftover of a crash, same pid and thread
+        with directory.create(tmp) as handle:
+            handle.write(json.dumps(data).encode("utf-8"))
+            handle.flush()
+            os.fsync(handle.fileno())
+        directory.replace(tmp, path.name)
 
 
 class UploadStore:
@@ -53,21 +58,23 @@ class UploadStore:
 
     def save(self, upload_id: str, file: FileStorage) -> dict:
         name = secure_filename(file.filename or "") or "upload"
-        stored = self.root / f"{upload_id}.bin"
-        with open(stored, "wb") as handle:
+        with TenantDirectory.open(self.root) as directory, \
+                directory.create(f"{upload_id}.bin") as handle:
             file.save(handle)
             handle.flush()
             os.fsync(handle.fileno())
-        status = {"id": upload_id, "filename": name[:200], "size": stored.stat().st_size,
-                  "state": "queued"}
+            size = os.fstat(handle.fileno()).st_size
+        status = {"id": upload_id, "filename": name[:200], "size": size, "state": "queued"}
         _write_json_atomically(self._status_path(upload_id), status)
         return status
 
     def status(self, upload_id: str) -> dict | None:
         try:
-            return json.loads(self._status_path(upload_id).read_text(encoding="utf-8"))
+            with TenantDirectory.open(self.root) as directory:
+                data = directory.read(self._status_path(upload_id).name, MAX_STATUS_BYTES)
         except FileNotFoundError:
             return None
+        return json.loads(data)
 
     def update(self, upload_id: str, **changes: Any) -> dict:
         status = {**(self.status(upload_id) or {"id": upload_id}), **changes}
@@ -77,7 +84,8 @@ class UploadStore:
     def process(self, upload_id: str) -> dict:
         """The processing itself: a checksum of the stored file."""
         digest = hashlib.sha256()
-        with open(self.root / f"{upload_id}.bin", "rb") as handle:
+        with TenantDirectory.open(self.root) as directory, \
+                directory.open_file(f"{upload_id}.bin") as handle:
             for chunk in iter(lambda: handle.read(1 << 16), b""):
                 digest.update(chunk)
         return {"sha256": digest.hexdigest()}
