@@ -29,10 +29,18 @@ _HTTP_CODES = {
 }
 
 
-# Plain exceptions of the domain, each answered the same way wherever it is raised.
-DOMAIN_ERRORS: dict[type[Exception], tuple[int, str]] = {
-    MalformedBody: (400, "malformed_body"),
-}
+MALFORMED_BODY = (400, "malformed_body")
+
+
+def domain_errors() -> dict[type[Exception], tuple[int, str]]:
+    """Plain exceptions of the domain, each answered the same way wherever it is raised."""
+    # Imported here: these modules use the store, whose own errors build on this module.
+    from .tenants.purge import PurgeFailed
+
+    return {
+        MalformedBody: MALFORMED_BODY,
+        PurgeFailed: (503, "tenant_storage_unavailable"),
+    }
 
 
 class ApiError(Exception):
@@ -63,7 +71,7 @@ def _from_http_exception(exc: HTTPException) -> ApiError:
     data = getattr(exc, "data", None)
     if isinstance(exc, ClientDisconnected):
         # A sized body that ended early: the same answer as any other unreadable body.
-        return ApiError(*DOMAIN_ERRORS[MalformedBody])
+        return ApiError(*MALFORMED_BODY)
     if isinstance(getattr(exc, "exc", None), (json.JSONDecodeError, UnicodeDecodeError)):
         # webargs could not decode the JSON body at all.
         return ApiError(400, "malformed_json")
@@ -134,7 +142,7 @@ def register_error_handlers(app: Flask) -> None:
     def handle_api_error(error: ApiError):
         return _render(error)
 
-    for exc_type, (status, code) in DOMAIN_ERRORS.items():
+    for exc_type, (status, code) in domain_errors().items():
         app.register_error_handler(exc_type, lambda exc, s=status, c=code: _render(ApiError(s, c)))
 
     @app.errorhandler(HTTPException)

@@ -18,6 +18,7 @@ from prometheus_client import multiprocess
 from .metrics.multiprocess_folding import fold_dead_worker
 from .settings import SettingsError, load_settings
 from .store import open_store
+from .tenants.purge import recover as recover_purges
 
 # Dead workers whose files could not be folded yet (a scrape held the lock too long).
 _unfolded: set[int] = set()
@@ -26,10 +27,16 @@ _unfolded: set[int] = set()
 def on_starting(server, multiproc_dir: str) -> None:
     try:
         settings = load_settings()
-        open_store(settings).close()
+        store = open_store(settings)
     except SettingsError as exc:
         print(f"tenantgate: bad setting {exc}", file=sys.stderr)
         sys.exit(2)
+    try:
+        # Finish or undo purges a crash interrupted. No worker runs yet, so no purge is
+        # in flight: every leftover is a crash's.
+        recover_purges(store, settings.data_root)
+    finally:
+        store.close()
     directory = Path(multiproc_dir)
     directory.mkdir(parents=True, exist_ok=True)
     # Files left by an earlier server would be summed into this one's metrics.

@@ -124,3 +124,6 @@ class DeletedSchema(Schema):
     enabled = fields.Boolean(required=True)
     purged = fields.Boolean(required=True, metadata={
         "description": "true: the record is gone and its label is free"})
+    removed = fields.List(fields.String(), metadata={
+        "description": "With purge: the tenant's directories, deleted with their contents "
+                       "(those inside TENANT_DATA_ROOT that no other tenant shares)"})

@@ -9,6 +9,7 @@ from ..api_keys import require_key
 from ..errors import ApiError
 from ..store import get_store
 from ..tenants.ids import check_tenant_id
+from ..tenants.purge import purge_tenant
 from ..tenants.registration import put_tenant
 from .schemas import DeleteQuerySchema, DeletedSchema, TenantListSchema, TenantPutSchema, \
     TenantSchema
@@ -101,16 +102,20 @@ class Tenant(MethodView):
     @blp.response(200, DeletedSchema)
     @blp.alt_response(401, response="UNAUTHORIZED")
     @blp.alt_response(404, response="NOT_FOUND")
+    @blp.alt_response(503, response="SERVICE_UNAVAILABLE")
     @blp.doc(security=ADMIN_KEY)
     def delete(self, query, tenant):
-        """Disable and unload a tenant; ``?purge=1`` also removes its record, freeing its label."""
+        """Disable and unload a tenant; ``?purge=1`` also removes its record (freeing its
+        label) and its directories, answering which were removed."""
         store = get_store()
         _get_or_404(tenant)
-        if query["purge"]:
-            store.tenants.purge(tenant)
-        else:
+        if not query["purge"]:
             store.tenants.disable(tenant)
-        return {"tenant_id": tenant, "enabled": False, "purged": query["purge"]}
+            return {"tenant_id": tenant, "enabled": False, "purged": False}
+        removed = purge_tenant(store, _settings().data_root, tenant)
+        if removed is None:
+            raise ApiError(404, "unknown_tenant")  # purged meanwhile by another request
+        return {"tenant_id": tenant, "enabled": False, "purged": True, "removed": removed}
 
 
 @blp.route("/tenants/<tenant>/recheck")

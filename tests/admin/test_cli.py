@@ -71,11 +71,13 @@ def test_disable_keeps_the_record(runner, store):
     assert store.tenants.get("acme").enabled is False
 
 
-def test_purge_with_yes_removes_the_record(runner, store):
+def test_purge_with_yes_removes_the_record(runner, store, root):
     ok(tenants(runner, "put", "acme", "--host", "acme.example"))
+    (root / "acme" / "uploads" / "old.bin").write_bytes(b"old")
     assert ok(tenants(runner, "purge", "acme", "--yes")) == "purged tenant acme\n"
     assert store.tenants.get("acme") is None
     assert store.tenants.tenant_for_host("acme.example") is None
+    assert list(root.iterdir()) == []  # its directories went with it
 
 
 def test_purge_confirmed_interactively(runner, store):
