@@ -54,7 +54,5 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 def close_app(app: Flask) -> None:
     """Stop what the app started in this process: tenant runtimes (their threads), the store."""
     app.extensions["tenantgate.tenant_host"].close()
-    app.extensions["tenantgate.limiter"].close()
-    if app.extensions.get("tenantgate.limit_dir_owned"):
-        app.extensions["tenantgate.limiter"].backend.remove()
+    app.extensions["tenantgate.limiter"].close()  # and its private slot directory, if any
     app.extensions["tenantgate.store"].close()

@@ -2,10 +2,13 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pytest
 
 from tests.admin.helpers import CAP, metric, snapshot
+from tests.support.server import ROOT
 
 
 def tenants(runner, *args, input=None):
@@ -146,3 +149,18 @@ def test_cap_reached_is_refused_and_counted(runner, client, store):
     assert metric(client, "tenant_labels_active") == CAP
     # An update at the cap is not a new label.
     assert ok(tenants(runner, "put", "t0", "--disabled")).startswith("updated tenant t0")
+
+
+def test_the_cli_leaves_nothing_in_the_temporary_folder(tmp_path):
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    env = {"PATH": "/usr/bin:/bin", "TMPDIR": str(temporary),
+           "TENANT_DB_PATH": str(tmp_path / "store" / "tenants.sqlite3"),
+           "TENANT_DATA_ROOT": str(tmp_path / "tenants")}
+    for args in (["list"], ["put", "acme", "--limit", "ocr=2"], ["show", "acme"],
+                 ["disable", "acme"], ["purge", "acme", "--yes"]):
+        result = subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", "tenants",
+                                 *args], cwd=ROOT, env=env, capture_output=True, text=True,
+                                timeout=60)
+        assert result.returncode == 0, result.stderr
+        assert list(temporary.iterdir()) == [], args

@@ -5,6 +5,7 @@ import multiprocessing
 import os
 import signal
 import struct
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -213,3 +214,24 @@ def test_a_failure_after_the_slot_was_taken_gives_it_back(slots, monkeypatch):
     monkeypatch.undo()
     assert slots.inflight(2) == 0
     assert sorted(p.slot for p in take(slots, 2, 2)) == [0, 1]
+
+
+def test_a_private_backend_makes_its_directory_on_first_use_and_removes_it(tmp_path,
+                                                                           monkeypatch):
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    backend = LocalBackend(None)
+    assert backend.inflight("a", "ocr", 2) == 0  # reading makes nothing
+    assert list(tmp_path.iterdir()) == []
+    permit = backend.semaphore("a", "ocr", 2).try_acquire()
+    assert permit is not None and backend.inflight("a", "ocr", 2) == 1
+    assert [p.name[:18] for p in tmp_path.iterdir()] == ["tenantgate-limits-"]
+    permit.release()
+    backend.close()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_shared_directory_stays_when_the_backend_closes(tmp_path):
+    backend = LocalBackend(str(tmp_path / "state"))
+    backend.semaphore("a", "ocr", 1).try_acquire().release()
+    backend.close()
+    assert (tmp_path / "state" / "a" / "ocr.slots").exists()
