@@ -62,9 +62,19 @@ def exchange(port: int, data: bytes, end_input: bool = False, then: bytes | None
 
 
 def _read_answer(sock: socket.socket) -> bytes:
-    """Bytes up to the end of one response (by Content-Length), or to the connection's end."""
+    """Bytes up to the end of one final response (by Content-Length), or to the connection's
+    end; interim 1xx responses (100 Continue) before it are skipped."""
     raw = b""
     while True:
+        head, sep, rest = raw.partition(b"\r\n\r\n")
+        if sep:
+            answer = parse(raw)
+            if 100 <= answer.status < 200:
+                raw = rest
+                continue
+            if "content-length" in answer.headers and \
+                    len(rest) >= int(answer.headers["content-length"]):
+                return raw
         try:
             chunk = sock.recv(65536)
         except ConnectionResetError:
@@ -72,12 +82,6 @@ def _read_answer(sock: socket.socket) -> bytes:
         if not chunk:
             return raw
         raw += chunk
-        head, sep, rest = raw.partition(b"\r\n\r\n")
-        if sep:
-            answer = parse(raw)
-            if "content-length" in answer.headers and \
-                    len(rest) >= int(answer.headers["content-length"]):
-                return raw
 
 
 def request(method: str, path: str, headers: list[str] | None = None, body: bytes = b"",
