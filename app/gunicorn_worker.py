@@ -96,17 +96,18 @@ class JsonErrorWorker(ThreadWorker):
             self.log.warning("Invalid request from ip=%s: %s", addr[0], type(exc).__name__)
         if req is None:
             req = getattr(exc, "req", None)  # a header error keeps its request, if parsed
+        answer = error_response(status, code)
         if hasattr(req, "method"):
-            self._log_access(req, client, addr, status)
+            self._log_access(req, client, addr, status, len(answer.partition(b"\r\n\r\n")[2]))
         try:
-            util.write_nonblock(client, error_response(status, code))
+            util.write_nonblock(client, answer)
         except OSError:
             self.log.debug("Failed to send error message.")
 
-    def _log_access(self, req, client, addr, status: int) -> None:
+    def _log_access(self, req, client, addr, status: int, length: int) -> None:
         environ = default_environ(req, client, self.cfg)
         environ["REMOTE_ADDR"], environ["REMOTE_PORT"] = addr[0], str(addr[1])
         resp = Response(req, client, self.cfg)
         resp.status = f"{status} {HTTPStatus(status).phrase}"
-        resp.response_length = 0
+        resp.response_length = length
         self.log.access(resp, req, environ, timedelta(0))
