@@ -8,7 +8,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 T ?= tests
 PYTEST_FLAGS ?=
-# make fuzz: examples per operation and key variant (the bounded run in make test uses 15).
+# make fuzz: examples per operation and key variant, and per raw-socket mutation and target
+# (the bounded run in make test uses 15).
 FUZZ_EXAMPLES ?= 500
 
 .PHONY: help run test chaos fuzz soak lint bench clean
@@ -33,8 +34,9 @@ test: $(STAMP) ## Run the tests (chaos and soak excluded); T=path runs a subset
 chaos: $(STAMP) ## Run the chaos (fault-injection) suite
 	$(BIN)/pytest -m chaos $(PYTEST_FLAGS) $(T)
 
-fuzz: $(STAMP) ## Long API fuzz (FUZZ_EXAMPLES=500 per operation and key, random seed); prints the count
-	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/pytest $(PYTEST_FLAGS) tests/security/test_fuzz_api.py
+fuzz: $(STAMP) ## Long API and raw-socket fuzz (FUZZ_EXAMPLES=500 per variant, random seed); prints the count
+	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/pytest $(PYTEST_FLAGS) tests/security/test_fuzz_api.py \
+		tests/security/test_fuzz_wire.py
 
 soak: $(STAMP) ## 2-minute mixed load on 4 gunicorn workers; SOAK_SECONDS=N shortens it
 	$(BIN)/pytest -m soak -s $(PYTEST_FLAGS) tests/reliability/test_soak.py

@@ -8,6 +8,7 @@ from flask import Flask
 from . import admin, chaos, limits, metrics, readiness, runtime, store, tenant_readiness
 from .errors import register_error_handlers
 from .openapi import init_api
+from .request_body import init_request_body
 from .request_limits import init_request_limits
 from .settings import Settings, is_setting, load_settings
 
@@ -28,7 +29,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     tenant_readiness.init_app(app, the_store, settings, global_readiness,
                               app.extensions["tenantgate.store_collector"])
 
-    api = init_api(app)
+    api = init_api(app, settings)
     api.register_blueprint(readiness.blp)
     api.register_blueprint(tenant_readiness.blp)
     api.register_blueprint(admin.blp)
@@ -46,6 +47,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     # After Api(): our handlers replace flask-smorest's so every error has one shape.
     register_error_handlers(app)
     init_request_limits(app, settings)
+    init_request_body(app)
     return app
 
 
@@ -54,7 +56,5 @@ def close_app(app: Flask) -> None:
     app.extensions["tenantgate.tenant_host"].close()
     app.extensions["tenantgate.tenant_readiness"].close()
     app.extensions["tenantgate.upload_pruner"].stop()
-    app.extensions["tenantgate.limiter"].close()
-    if app.extensions.get("tenantgate.limit_dir_owned"):
-        app.extensions["tenantgate.limiter"].backend.remove()
+    app.extensions["tenantgate.limiter"].close()  # and its private slot directory, if any
     app.extensions["tenantgate.store"].close()

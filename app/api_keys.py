@@ -28,6 +28,9 @@ def require_key(header: str, accepted: tuple[str, ...]) -> None:
     """Refuse the request with 401 unless ``header`` carries an accepted key.
 
     Only the header counts: a key in the query string would end up in access logs.
+    Spaces and tabs around the value are not part of it (RFC 9110, 5.5): gunicorn strips
+    them on the wire, and so does this, whatever server runs the app.
     """
-    if not key_matches(request.headers.get(header), accepted):
+    presented = request.headers.get(header)
+    if not key_matches(None if presented is None else presented.strip(" \t"), accepted):
         raise ApiError(401, "unauthorized")

@@ -6,7 +6,9 @@ import logging
 from typing import Any
 
 from flask import Flask, Request, g, jsonify
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import ClientDisconnected, HTTPException
+
+from .request_body import MalformedBody
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +27,20 @@ _HTTP_CODES = {
     429: "too_many_requests",
     431: "request_header_fields_too_large",
 }
+
+
+MALFORMED_BODY = (400, "malformed_body")
+
+
+def domain_errors() -> dict[type[Exception], tuple[int, str]]:
+    """Plain exceptions of the domain, each answered the same way wherever it is raised."""
+    # Imported here: these modules use the store, whose own errors build on this module.
+    from .tenants.purge import PurgeFailed
+
+    return {
+        MalformedBody: MALFORMED_BODY,
+        PurgeFailed: (503, "tenant_storage_unavailable"),
+    }
 
 
 class ApiError(Exception):
@@ -53,6 +69,9 @@ def _render(error: ApiError):
 def _from_http_exception(exc: HTTPException) -> ApiError:
     status = exc.code or 500
     data = getattr(exc, "data", None)
+    if isinstance(exc, ClientDisconnected):
+        # A sized body that ended early: the same answer as any other unreadable body.
+        return ApiError(*MALFORMED_BODY)
     if isinstance(getattr(exc, "exc", None), (json.JSONDecodeError, UnicodeDecodeError)):
         # webargs could not decode the JSON body at all.
         return ApiError(400, "malformed_json")
@@ -127,6 +146,9 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(ApiError)
     def handle_api_error(error: ApiError):
         return _render(error)
+
+    for exc_type, (status, code) in domain_errors().items():
+        app.register_error_handler(exc_type, lambda exc, s=status, c=code: _render(ApiError(s, c)))
 
     @app.errorhandler(HTTPException)
     def handle_http_exception(exc: HTTPException):

@@ -22,6 +22,7 @@ from .management import ManagementServer, bind_management_socket
 from .metrics.multiprocess_folding import fold_dead_worker
 from .settings import ServerSettings, SettingsError, load_settings
 from .store import open_store
+from .tenants.purge import recover as recover_purges
 
 # Dead workers whose files could not be folded yet (a scrape held the lock too long).
 _unfolded: set[int] = set()
@@ -34,10 +35,16 @@ _management_socket: socket.socket | None = None
 def on_starting(server, multiproc_dir: str, server_settings: ServerSettings) -> None:
     try:
         settings = load_settings()
-        open_store(settings).close()
+        store = open_store(settings)
     except SettingsError as exc:
         print(f"tenantgate: bad setting {exc}", file=sys.stderr)
         sys.exit(2)
+    try:
+        # Finish or undo purges a crash interrupted. No worker runs yet, so no purge is
+        # in flight: every leftover is a crash's.
+        recover_purges(store, settings.data_root)
+    finally:
+        store.close()
     _bind_management(server, server_settings.management_bind)
     directory = Path(multiproc_dir)
     directory.mkdir(parents=True, exist_ok=True)

@@ -10,6 +10,7 @@ from webargs import core
 from webargs.flaskparser import FlaskParser
 
 from .errors import parse_json_strictly
+from .settings import Settings
 
 
 class StrictJsonParser(FlaskParser):
@@ -49,10 +50,21 @@ class TenantgateApi(Api):
     ERROR_SCHEMA = ErrorSchema
 
 
-def init_api(app: Flask) -> TenantgateApi:
+def _setting_bounds(settings: Settings):
+    """Bounds that come from this app's settings, into the document of each field that
+    declares one (the admin schemas' ``limits``)."""
+    def setting_bounds(self, field, **kwargs) -> dict:
+        if field.metadata.get("max_limits_setting"):
+            return {"maxProperties": settings.max_limits_per_tenant}
+        return {}
+    return setting_bounds
+
+
+def init_api(app: Flask, settings: Settings) -> TenantgateApi:
     for key, value in SPEC_CONFIG.items():
         app.config.setdefault(key, value)
     api = TenantgateApi(app)
+    api.ma_plugin.converter.add_attribute_function(_setting_bounds(settings))
     api.spec.components.security_scheme(
         "AdminKey", {"type": "apiKey", "in": "header", "name": "X-Admin-Key"})
     api.spec.components.security_scheme(

@@ -48,6 +48,7 @@ class Settings:
     shutdown_drain_seconds: float = 5.0
     validator_timeout_seconds: float = 5.0
     limit_state_dir: str | None = None
+    max_limits_per_tenant: int = 16
     request_threads: int = 8
     tenant_max_thread_share: float = 0.5
     # Uploads (contract sec. 17): default quota, the free space they never eat into, age.
@@ -154,6 +155,8 @@ _FIELDS: dict[str, tuple[str, Callable[[str, str], Any]]] = {
     "SHUTDOWN_DRAIN_SECONDS": ("shutdown_drain_seconds", _float),
     "VALIDATOR_TIMEOUT_SECONDS": ("validator_timeout_seconds", _float),
     "LIMIT_STATE_DIR": ("limit_state_dir", _text),
+    # The defaults (DEFAULT_TENANT_LIMITS) are limits of every tenant: they must fit.
+    "MAX_LIMITS_PER_TENANT": ("max_limits_per_tenant", _int(len(DEFAULT_TENANT_LIMITS))),
     # gunicorn's threads per worker: the per-tenant thread share is a part of them.
     "GUNICORN_THREADS": ("request_threads", _int(1)),
     "TENANT_MAX_THREAD_SHARE": ("tenant_max_thread_share", _share),
@@ -177,6 +180,13 @@ def _global_limits(source: Mapping[str, str]) -> dict[str, int]:
             raise SettingsError(name, "limit names are letters, digits and underscores")
         limits[limit] = _int(1)(name, raw)
     return limits
+
+
+def secret_values(environ: Mapping[str, str] | None = None) -> tuple[str, ...]:
+    """The configured keys, for log redaction; readable even when another setting is bad."""
+    source = os.environ if environ is None else environ
+    return tuple(key for name in ("TENANT_ADMIN_KEY", "TENANT_API_KEY")
+                 for key in _keys(name, source.get(name, "")))
 
 
 def is_setting(name: str) -> bool:

@@ -34,7 +34,8 @@ bind = _server.bind
 # on_starting, so a second server on the same address fails to start.
 
 # -- Workers: threads serve requests; processes isolate crashes ---------------------------
-worker_class = "gthread"
+# gthread, answering gunicorn's own error pages as JSON without echoing the request.
+worker_class = "app.gunicorn_worker.JsonErrorWorker"
 workers = _server.workers
 threads = _server.threads
 # A worker silent for this long is killed and replaced.
@@ -50,6 +51,8 @@ accesslog = "-"
 errorlog = "-"
 loglevel = "info"
 access_log_format = '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(M)sms'
+# Every log line is redacted: no key, whatever a malformed request carried.
+logger_class = "app.gunicorn_logging.RedactingLogger"
 
 
 # -- Server hooks -------------------------------------------------------------------------

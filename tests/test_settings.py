@@ -21,6 +21,7 @@ def test_defaults_match_the_contract():
     assert settings.limit_wait_seconds == 0
     assert settings.chaos_enabled is False
     assert settings.tenant_readiness_histogram is False
+    assert settings.max_limits_per_tenant == 16
 
 
 def test_keys_are_comma_separated_for_rotation():
@@ -46,6 +47,8 @@ def test_global_limits_are_read_by_name():
     ("DEFAULT_TENANT", "Not_A_Label"),
     ("TENANT_DB_URL", "mysql://x"),
     ("LIMIT_BACKEND", "redis"),
+    ("MAX_LIMITS_PER_TENANT", "lots"),
+    ("MAX_LIMITS_PER_TENANT", "3"),  # fewer than the four default limits every tenant has
 ])
 def test_bad_value_names_the_variable(name, raw):
     with pytest.raises(SettingsError) as caught:

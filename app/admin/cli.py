@@ -12,6 +12,7 @@ from marshmallow import ValidationError
 from ..errors import ApiError
 from ..store import StoreUnavailable, get_store
 from ..tenants.ids import check_tenant_id
+from ..tenants.purge import PurgeFailed, purge_tenant
 from ..tenants.registration import put_tenant
 from .schemas import TenantPutSchema
 from .table import print_tenant_table
@@ -44,6 +45,8 @@ def _run(action):
         _fail(f"store unavailable: {exc}")
     except ApiError as exc:
         _fail(_describe(exc))
+    except PurgeFailed as exc:
+        _fail(str(exc))
 
 
 @tenants_cli.command("list")
@@ -108,11 +111,12 @@ def disable(tenant):
 @click.argument("tenant")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation")
 def purge(tenant, yes):
-    """Remove a tenant's record, freeing its label (its files stay on disk)."""
+    """Remove a tenant's record, freeing its label, and its directories with their files."""
     tenant = _tenant_arg(tenant)
     if not yes and not click.confirm(f"Purge tenant {tenant}?", default=False):
         _fail("not confirmed; nothing changed")
-    if not _run(lambda: get_store().tenants.purge(tenant)):
+    root = current_app.extensions["tenantgate.settings"].data_root
+    if _run(lambda: purge_tenant(get_store(), root, tenant)) is None:
         _fail(f"unknown tenant {tenant}")
     click.echo(f"purged tenant {tenant}")
 

@@ -137,7 +137,7 @@ def disable(ctx, tenant):
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation")
 @click.pass_context
 def purge(ctx, tenant, yes):
-    """Remove a tenant's record, freeing its label."""
+    """Remove a tenant's record, freeing its label, and its directories with their files."""
     if not yes and not click.confirm(f"Purge tenant {tenant}?", default=False):
         click.echo("error: not confirmed; nothing changed", err=True)
         sys.exit(1)

@@ -3,11 +3,15 @@ from __future__ import annotations
 
 import re
 
+from flask import current_app
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates
 
+from .. import free_json
+from ..settings import DEFAULT_TENANT_LIMITS
 from ..tenants.hosts import normalize_host
 
 LIMIT_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+MAX_LIMIT = 10_000  # permits of one named limit (contract sec. 17)
 
 
 class StrictBoolean(fields.Boolean):
@@ -25,6 +29,44 @@ class HostName(fields.String):
         if host is None:
             raise ValidationError("Not a valid host name.")
         return host
+
+
+class FreeJson(fields.Dict):
+    """A free-form JSON object, within the bounds of app/free_json.py."""
+
+    def __init__(self, **kwargs):
+        metadata = {"description": f"Free-form JSON object, at most {free_json.MAX_BYTES} "
+                                   f"bytes serialised and {free_json.MAX_DEPTH} levels deep"}
+        super().__init__(keys=fields.String(), metadata=metadata, **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        value = super()._deserialize(value, attr, data, **kwargs)
+        refused = free_json.problem(value)
+        if refused:
+            raise ValidationError(refused)
+        return value
+
+
+class NamedLimits(fields.Dict):
+    """Limit overrides: each 1 to MAX_LIMIT; with the defaults, at most
+    MAX_LIMITS_PER_TENANT names (the app's setting; the OpenAPI document states it)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(
+            keys=fields.String(validate=validate.Regexp(LIMIT_NAME)),
+            values=fields.Integer(strict=True, validate=validate.Range(min=1, max=MAX_LIMIT)),
+            metadata={"max_limits_setting": True, "description": (
+                f"Concurrency limit overrides, each 1 to {MAX_LIMIT}; with the defaults "
+                f"({', '.join(sorted(DEFAULT_TENANT_LIMITS))}) at most MAX_LIMITS_PER_TENANT "
+                "names")},
+            **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        cap = current_app.extensions["tenantgate.settings"].max_limits_per_tenant
+        if isinstance(value, dict) and len(set(value) | set(DEFAULT_TENANT_LIMITS)) > cap:
+            raise ValidationError(f"At most {cap} named limits, the "
+                                  f"{len(DEFAULT_TENANT_LIMITS)} defaults included.")
+        return super()._deserialize(value, attr, data, **kwargs)
 
 
 # Upper bounds that keep every sum of sizes within 64 bits, whatever is configured.
@@ -55,10 +97,8 @@ class TenantPutSchema(Schema):
         "description": "Default: TENANT_DATA_ROOT/<tenant>/uploads"})
     enabled = StrictBoolean(load_default=True)
     hosts = fields.List(HostName(), validate=validate.Length(max=32), load_default=list)
-    limits = fields.Dict(keys=fields.String(validate=validate.Regexp(LIMIT_NAME)),
-                         values=fields.Integer(strict=True, validate=validate.Range(min=1)),
-                         load_default=dict)
-    extra = fields.Dict(keys=fields.String(), load_default=dict)
+    limits = NamedLimits(load_default=dict)
+    extra = FreeJson(load_default=dict)
     quota = fields.Nested(QuotaSchema(), load_default=dict)
 
     @validates("hosts")
@@ -103,3 +143,6 @@ class DeletedSchema(Schema):
     enabled = fields.Boolean(required=True)
     purged = fields.Boolean(required=True, metadata={
         "description": "true: the record is gone and its label is free"})
+    removed = fields.List(fields.String(), metadata={
+        "description": "With purge: the tenant's directories, deleted with their contents "
+                       "(those inside TENANT_DATA_ROOT that no other tenant shares)"})

@@ -9,9 +9,11 @@ from ..api_keys import require_key
 from ..errors import ApiError
 from ..store import get_store
 from ..tenants.ids import check_tenant_id
+from ..tenants.purge import purge_tenant
 from ..tenants.registration import put_tenant
 from .schemas import DeleteQuerySchema, DeletedSchema, TenantListSchema, TenantPutSchema, \
     TenantSchema
+from .transaction import in_one_transaction
 
 blp = Blueprint("admin", __name__, url_prefix="/admin",
                 description="Tenant administration (header X-Admin-Key)")
@@ -71,6 +73,10 @@ class Tenants(MethodView):
 
 @blp.route("/tenants/<tenant>")
 class Tenant(MethodView):
+    # PUT and DELETE: writes and answer in one transaction. Not recheck: it waits for the
+    # tenant's validator (up to VALIDATOR_TIMEOUT_SECONDS), which must not hold the lock.
+    decorators = [in_one_transaction]
+
     @blp.response(200, TenantSchema)
     @blp.alt_response(400, response="BAD_REQUEST")
     @blp.alt_response(401, response="UNAUTHORIZED")
@@ -96,16 +102,20 @@ class Tenant(MethodView):
     @blp.response(200, DeletedSchema)
     @blp.alt_response(401, response="UNAUTHORIZED")
     @blp.alt_response(404, response="NOT_FOUND")
+    @blp.alt_response(503, response="SERVICE_UNAVAILABLE")
     @blp.doc(security=ADMIN_KEY)
     def delete(self, query, tenant):
-        """Disable and unload a tenant; ``?purge=1`` also removes its record, freeing its label."""
+        """Disable and unload a tenant; ``?purge=1`` also removes its record (freeing its
+        label) and its directories, answering which were removed."""
         store = get_store()
         _get_or_404(tenant)
-        if query["purge"]:
-            store.tenants.purge(tenant)
-        else:
+        if not query["purge"]:
             store.tenants.disable(tenant)
-        return {"tenant_id": tenant, "enabled": False, "purged": query["purge"]}
+            return {"tenant_id": tenant, "enabled": False, "purged": False}
+        removed = purge_tenant(store, _settings().data_root, tenant)
+        if removed is None:
+            raise ApiError(404, "unknown_tenant")  # purged meanwhile by another request
+        return {"tenant_id": tenant, "enabled": False, "purged": True, "removed": removed}
 
 
 @blp.route("/tenants/<tenant>/recheck")

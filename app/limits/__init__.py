@@ -1,8 +1,6 @@
 """Limits concern: named concurrency limits, tenant then global, exact across workers."""
 from __future__ import annotations
 
-import tempfile
-
 from flask import Flask
 
 from ..metrics import StoreCollector
@@ -31,9 +29,5 @@ def _backend(app: Flask, settings: Settings):
         from .postgres import PostgresBackend
 
         return PostgresBackend(settings.db_url)
-    directory = settings.limit_state_dir
-    if directory is None:
-        # One process (tests, flask CLI): a private directory, removed by close_app.
-        directory = tempfile.mkdtemp(prefix="tenantgate-limits-")
-        app.extensions["tenantgate.limit_dir_owned"] = True
-    return LocalBackend(directory)
+    # LIMIT_STATE_DIR unset: one process alone, with a private directory (LocalBackend).
+    return LocalBackend(settings.limit_state_dir)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import shutil
+import tempfile
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,17 +24,35 @@ class SlotSemaphore:
 
 
 class LocalBackend:
-    def __init__(self, directory: str):
-        self.directory = Path(directory)
-        self.directory.mkdir(parents=True, exist_ok=True)
+    def __init__(self, directory: str | None):
+        """Slot files under ``directory`` (LIMIT_STATE_DIR, shared by a server's workers).
+
+        None: one process alone (the flask CLI, tests) gets a private temporary directory,
+        made on first use, so a CLI run that takes no permit leaves nothing behind, and
+        deleted by ``close``.
+        """
+        self._directory = None if directory is None else Path(directory)
+        self._private = directory is None
+        if self._directory is not None:
+            self._directory.mkdir(parents=True, exist_ok=True)
         self._files: dict[tuple[str, str], SlotFile] = {}
         self._lock = threading.Lock()
+        self._directory_lock = threading.Lock()  # taken inside _lock (in _file)
+
+    @property
+    def directory(self) -> Path:
+        with self._directory_lock:
+            if self._directory is None:
+                self._directory = Path(tempfile.mkdtemp(prefix="tenantgate-limits-"))
+            return self._directory
 
     def semaphore(self, owner: str, limit: str, capacity: int) -> SlotSemaphore:
         return SlotSemaphore(self._file(owner, limit), capacity)
 
     def inflight(self, owner: str, limit: str, capacity: int) -> int:
-        path = self.directory / owner / f"{limit}.slots"
+        if self._directory is None:
+            return 0  # nothing was ever taken here
+        path = self._directory / owner / f"{limit}.slots"
         if not path.exists():
             return 0
         return self._file(owner, limit).inflight()
@@ -43,11 +62,16 @@ class LocalBackend:
             files, self._files = list(self._files.values()), {}
         for slot_file in files:
             slot_file.close()
+        if self._private and self._directory is not None:
+            shutil.rmtree(self._directory, ignore_errors=True)
+            self._directory = None
 
     def remove(self) -> None:
-        """Delete the slot files (server stop)."""
+        """Close, and delete the slot files even of a shared directory."""
+        directory = self._directory
         self.close()
-        shutil.rmtree(self.directory, ignore_errors=True)
+        if directory is not None:
+            shutil.rmtree(directory, ignore_errors=True)
 
     def _file(self, owner: str, limit: str) -> SlotFile:
         key = (owner, limit)

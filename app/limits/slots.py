@@ -47,20 +47,40 @@ class SlotFile:
         self._pid = os.getpid()
 
     def try_acquire(self, capacity: int) -> Permit | None:
-        """A permit if fewer than ``capacity`` slots are held (by anyone), else None."""
+        """A permit if fewer than ``capacity`` slots are held (by anyone), else None.
+
+        Whatever fails half-way (a capacity too large for a lock offset, an interrupted
+        call), the slot taken so far is given back before the error leaves: a permit is
+        never leaked, so a failed hold cannot fill the limit for good.
+        """
         fd = self._take_fd()
+        slot = None
+        try:
+            slot = self._lock_first_free(fd, capacity)
+            if slot is not None and self._held(capacity, 0) and \
+                    self.inflight() > capacity:
+                # Slots at or above ``capacity`` were taken under a larger capacity that
+                # has since been lowered: admit nothing new until enough are released.
+                self._unlock(fd, slot)
+                slot = None
+        except BaseException:
+            if slot is not None:
+                self._unlock(fd, slot)
+            self._give_fd(fd)
+            raise
+        if slot is None:
+            self._give_fd(fd)
+            return None
+        return Permit(self, fd, slot)
+
+    @staticmethod
+    def _lock_first_free(fd: int, capacity: int) -> int | None:
         for slot in range(capacity):
             try:
                 fcntl.fcntl(fd, fcntl.F_OFD_SETLK, _lock_request(fcntl.F_WRLCK, slot))
             except (BlockingIOError, PermissionError):
                 continue
-            if self._held(capacity, 0) and self.inflight() > capacity:
-                # Slots at or above ``capacity`` were taken under a larger capacity that
-                # has since been lowered: admit nothing new until enough are released.
-                self._release(fd, slot)
-                return None
-            return Permit(self, fd, slot)
-        self._give_fd(fd)
+            return slot
         return None
 
     def inflight(self) -> int:
@@ -110,8 +130,12 @@ class SlotFile:
             os.close(fd)
 
     def _release(self, fd: int, slot: int) -> None:
-        fcntl.fcntl(fd, fcntl.F_OFD_SETLK, _lock_request(fcntl.F_UNLCK, slot))
+        self._unlock(fd, slot)
         self._give_fd(fd)
+
+    @staticmethod
+    def _unlock(fd: int, slot: int) -> None:
+        fcntl.fcntl(fd, fcntl.F_OFD_SETLK, _lock_request(fcntl.F_UNLCK, slot))
 
     def _take_fd(self) -> int:
         with self._lock:

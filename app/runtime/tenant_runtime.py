@@ -6,11 +6,15 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .. import free_json
 from ..store import TenantRecord
+from ..tenants.files import SYMLINK, RefusedFile, TenantDirectory
 from .cache import NamespacedCache
 from .uploads import UploadFiles, UploadWorker
 
 log = logging.getLogger(__name__)
+
+MAX_MANIFEST_BYTES = 1024 * 1024
 
 
 @dataclass
@@ -30,22 +34,50 @@ class TenantRuntime:
         return Path(self.record.data_dir)
 
     def exams(self) -> list[dict]:
-        """Manifests under ``<data_dir>/exams/*/manifest.json``, never outside data_dir."""
-        root = self.data_dir.resolve(strict=True)
-        if not root.is_dir():  # e.g. replaced by a file: unavailable, not "no exams"
-            raise NotADirectoryError(f"{root} is not a directory")
+        """Manifests under ``<data_dir>/exams/*/manifest.json``, read through
+        app/tenants/files.py: never outside data_dir, never through a link.
+
+        A link on the way (exams, an exam directory, a manifest) is skipped; a manifest
+        that is not a regular file of one link within MAX_MANIFEST_BYTES is listed as
+        ``{"exam_id", "error": "manifest_refused", "reason"}``, never its content.
+        """
         exams = []
-        for manifest in sorted(root.glob("exams/*/manifest.json")):
-            resolved = manifest.resolve()
-            if not resolved.is_relative_to(root):
-                log.warning("tenant %s: %s leaves the data directory; skipped",
-                            self.tenant, manifest)
-                continue
+        with TenantDirectory.open(self.record.data_dir) as data:
             try:
-                exams.append(json.loads(resolved.read_text(encoding="utf-8")))
-            except (OSError, ValueError):
-                exams.append({"exam_id": manifest.parent.name, "error": "invalid_manifest"})
+                listing = data.subdirectory("exams")
+            except FileNotFoundError:
+                return []
+            except RefusedFile:
+                log.warning("tenant %s: exams is a link; skipped", self.tenant)
+                return []
+            with listing:
+                for name in sorted(listing.names()):
+                    entry = None if name.startswith(".") else self._exam(listing, name)
+                    if entry is not None:
+                        exams.append(entry)
         return exams
+
+    def _exam(self, listing: TenantDirectory, name: str) -> dict | None:
+        try:
+            with listing.subdirectory(name) as exam:
+                data = exam.read("manifest.json", MAX_MANIFEST_BYTES)
+        except RefusedFile as refused:
+            if refused.reason == SYMLINK:
+                log.warning("tenant %s: exam %s goes through a link; skipped", self.tenant,
+                            name)
+                return None
+            return {"exam_id": name, "error": "manifest_refused", "reason": refused.reason}
+        except (FileNotFoundError, NotADirectoryError):
+            return None  # not an exam (or gone meanwhile)
+        except OSError:
+            return {"exam_id": name, "error": "invalid_manifest"}
+        try:
+            manifest = json.loads(data)
+        except (ValueError, RecursionError):
+            return {"exam_id": name, "error": "invalid_manifest"}
+        if free_json.depth(manifest) > free_json.MAX_DEPTH:
+            return {"exam_id": name, "error": "invalid_manifest"}
+        return manifest
 
     def stop(self) -> bool:
         """Stop the tenant's workers; True when every thread is gone."""

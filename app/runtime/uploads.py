@@ -21,6 +21,7 @@ from werkzeug.datastructures import FileStorage
 
 from ..limits.pair import LimitRefused
 from ..store import StoreUnavailable, UploadRecords
+from ..tenants.files import TenantDirectory
 
 log = logging.getLogger(__name__)
 
@@ -38,37 +39,43 @@ def is_upload_id(value: str) -> bool:
 
 
 class UploadFiles:
-    """The upload files inside one tenant's uploads_dir."""
+    """The upload files inside one tenant's uploads_dir, each opened through the directory's
+    descriptor (app/tenants/files.py), never again by path: a directory swapped for a link
+    to another tenant's, or a hard link to another tenant's file, is refused at use."""
 
     def __init__(self, uploads_dir: str):
         self.root = Path(uploads_dir)
 
     def save(self, upload_id: str, file: FileStorage) -> None:
         """Write and sync the file; on any failure nothing of it is left behind."""
-        path = self._path(upload_id)
-        try:
-            with open(path, "xb") as handle:
-                file.save(handle)
-                handle.flush()
-                os.fsync(handle.fileno())
-        except BaseException:
-            path.unlink(missing_ok=True)
-            raise
+        name = self._name(upload_id)
+        with TenantDirectory.open(self.root) as directory:
+            try:
+                with directory.create(name) as handle:
+                    file.save(handle)
+                    handle.flush()
+                    os.fsync(handle.fileno())
+            except BaseException:
+                directory.remove(name, missing_ok=True)
+                raise
 
     def remove(self, upload_id: str) -> None:
-        self._path(upload_id).unlink(missing_ok=True)
+        with TenantDirectory.open(self.root) as directory:
+            directory.remove(self._name(upload_id), missing_ok=True)
 
     def checksum(self, upload_id: str) -> str:
         digest = hashlib.sha256()
-        with open(self._path(upload_id), "rb") as handle:
+        with TenantDirectory.open(self.root) as directory, \
+                directory.open_file(self._name(upload_id)) as handle:
             for chunk in iter(lambda: handle.read(1 << 16), b""):
                 digest.update(chunk)
         return digest.hexdigest()
 
-    def _path(self, upload_id: str) -> Path:
+    @staticmethod
+    def _name(upload_id: str) -> str:
         if not is_upload_id(upload_id):
-            raise ValueError("not an upload id")  # never a path a client chose
-        return self.root / f"{upload_id}.bin"
+            raise ValueError("not an upload id")  # never a name a client chose
+        return f"{upload_id}.bin"
 
 
 class UploadWorker:

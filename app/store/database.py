@@ -15,6 +15,7 @@ from urllib.parse import quote
 from typing import Iterator
 
 from .errors import StoreUnavailable
+from .unit_of_work import UnitsOfWork
 
 BUSY_TIMEOUT_MS = 5000
 # A real change (an unchanged row may commit without touching the disk at all).
@@ -35,6 +36,7 @@ class SQLiteDatabase:
         self._all: list[sqlite3.Connection] = []
         # Set when a write failed for a reason other than contention (read-only, disk full).
         self.write_refused = False
+        self.units = UnitsOfWork()
 
     def open(self) -> None:
         """Create the file's directory and check the file opens read-write (raises OSError)."""
@@ -99,7 +101,16 @@ class SQLiteDatabase:
 
     @contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:
-        """A write transaction taken with BEGIN IMMEDIATE, so read-then-write is atomic."""
+        """A write transaction taken with BEGIN IMMEDIATE, so read-then-write is atomic.
+
+        Inside another write of this thread it is a savepoint of that one (app/store/
+        unit_of_work.py): it commits, or rolls back, with the outermost.
+        """
+        joined = self.units.connection()
+        if joined is not None:
+            with self._savepoint(joined):
+                yield joined
+            return
         conn = self.connection()
         if self._local.opened_readonly:
             self._forget_thread_connection()
@@ -108,16 +119,40 @@ class SQLiteDatabase:
             conn.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError as exc:
             raise self._write_failed(exc) from exc
+        with self.units.outermost(conn):
+            try:
+                yield conn
+                conn.execute("COMMIT")
+                self.write_refused = False
+            except sqlite3.OperationalError as exc:
+                _rollback(conn)
+                raise self._write_failed(exc) from exc
+            except BaseException:
+                _rollback(conn)
+                raise
+
+    def on_commit(self, action) -> None:
+        self.units.on_commit(action)
+
+    def on_rollback(self, action) -> None:
+        self.units.on_rollback(action)
+
+    @contextmanager
+    def _savepoint(self, conn: sqlite3.Connection) -> Iterator[None]:
+        name = f"tenantgate_{self.units.depth()}"
         try:
-            yield conn
-            conn.execute("COMMIT")
-            self.write_refused = False
+            conn.execute(f"SAVEPOINT {name}")
+            with self.units.nested():
+                try:
+                    yield
+                except BaseException:
+                    conn.execute(f"ROLLBACK TO {name}")
+                    conn.execute(f"RELEASE {name}")
+                    raise
+                conn.execute(f"RELEASE {name}")
         except sqlite3.OperationalError as exc:
-            _rollback(conn)
-            raise self._write_failed(exc) from exc
-        except BaseException:
-            _rollback(conn)
-            raise
+            # The outermost write decides what a broken connection means; here, only say so.
+            raise StoreUnavailable(str(exc)) from exc
 
     def probe_write(self) -> str | None:
         """Try a no-op write without waiting on other writers: the error if writes are refused.

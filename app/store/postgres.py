@@ -17,6 +17,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from .database import PROBE_WRITE
 from .errors import StoreUnavailable
+from .unit_of_work import UnitsOfWork
 
 WRITE_LOCK = 7_406_211  # advisory lock id serialising store writes (any constant)
 _PLACEHOLDER = re.compile(r"\?")
@@ -52,6 +53,10 @@ class _Connection:
     def __init__(self, conn: psycopg.Connection):
         self._conn = conn
 
+    def savepoint(self):
+        """A nested transaction: psycopg makes it a savepoint of the open one."""
+        return self._conn.transaction()
+
     def execute(self, sql: str, params: Sequence[Any] = ()) -> psycopg.Cursor:
         return self._conn.execute(_to_psycopg(sql), params)
 
@@ -73,6 +78,7 @@ class PostgresDatabase:
     def __init__(self, url: str, max_connections: int = 16, timeout: float = 5.0):
         self.url = url
         self._timeout = timeout
+        self.units = UnitsOfWork()
         # check: see _check. reconnect_timeout: the pool retries a lost connection with
         # exponential back-off (1, 2, 4, ... s) and allows one growth attempt at a time, so
         # after a long outage its next attempt could come minutes after PostgreSQL is back.
@@ -107,7 +113,13 @@ class PostgresDatabase:
 
     @contextmanager
     def read(self) -> Iterator[_Connection]:
+        """A pooled connection; inside this thread's open write, that write's connection,
+        so a read sees what the transaction wrote so far (SQLite does the same)."""
         try:
+            joined = self.units.connection()
+            if joined is not None:
+                yield joined
+                return
             with self._pool.connection() as conn:
                 yield _Connection(conn)
         except (psycopg.OperationalError, psycopg.DataError, PoolTimeout) as exc:
@@ -115,13 +127,27 @@ class PostgresDatabase:
 
     @contextmanager
     def write(self) -> Iterator[_Connection]:
+        """A transaction holding the write lock; inside another write of this thread, a
+        savepoint of that one (app/store/unit_of_work.py)."""
         try:
+            joined = self.units.connection()
+            if joined is not None:
+                with self.units.nested(), joined.savepoint():
+                    yield joined
+                return
             with self._pool.connection() as conn:
-                with conn.transaction():
+                wrapped = _Connection(conn)
+                with self.units.outermost(wrapped), conn.transaction():
                     conn.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
-                    yield _Connection(conn)
+                    yield wrapped
         except (psycopg.OperationalError, psycopg.DataError, PoolTimeout) as exc:
             raise StoreUnavailable(str(exc).strip()) from exc
+
+    def on_commit(self, action) -> None:
+        self.units.on_commit(action)
+
+    def on_rollback(self, action) -> None:
+        self.units.on_rollback(action)
 
     def probe_write(self) -> str | None:
         """Try a no-op write without queueing behind other writers: the error, or None."""

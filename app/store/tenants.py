@@ -244,11 +244,13 @@ class TenantStore:
         for field_name in ("data_dir", "uploads_dir"):
             mine = getattr(record, field_name)
             for other in others:
-                if _overlaps(mine, other["data_dir"]) or _overlaps(mine, other["uploads_dir"]):
+                if directories_overlap(mine, other["data_dir"]) or \
+                        directories_overlap(mine, other["uploads_dir"]):
                     raise DirectoryTaken(field_name, other["tenant_id"])
 
 
-def _overlaps(a: str, b: str) -> bool:
+def directories_overlap(a: str, b: str) -> bool:
+    """One directory is, contains, or lies inside the other."""
     # Stored paths are absolute and resolved, so plain string prefixes decide (fast even
     # with many tenants, inside the write lock).
     a, b = a.rstrip("/") + "/", b.rstrip("/") + "/"

@@ -11,6 +11,8 @@ def data_root(root: str) -> Path:
 
 
 MAX_PATH_DEPTH = 64
+# Directories of purged tenants, until deleted (app/tenants/purge.py): never a tenant's.
+QUARANTINE_PREFIX = ".purged-"
 
 
 def resolve_inside(root: Path, value: str | None, default: Path, field: str) -> Path:
@@ -33,4 +35,6 @@ def resolve_inside(root: Path, value: str | None, default: Path, field: str) -> 
     resolved = candidate.resolve()
     if resolved == root or not resolved.is_relative_to(root):
         raise ApiError(400, "path_outside_data_root", field=field)
+    if resolved.relative_to(root).parts[0].startswith(QUARANTINE_PREFIX):
+        raise ApiError(400, "invalid_path", field=field)
     return resolved

@@ -2,10 +2,13 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pytest
 
 from tests.admin.helpers import CAP, metric, snapshot
+from tests.support.server import ROOT
 
 
 def tenants(runner, *args, input=None):
@@ -71,11 +74,13 @@ def test_disable_keeps_the_record(runner, store):
     assert store.tenants.get("acme").enabled is False
 
 
-def test_purge_with_yes_removes_the_record(runner, store):
+def test_purge_with_yes_removes_the_record(runner, store, root):
     ok(tenants(runner, "put", "acme", "--host", "acme.example"))
+    (root / "acme" / "uploads" / "old.bin").write_bytes(b"old")
     assert ok(tenants(runner, "purge", "acme", "--yes")) == "purged tenant acme\n"
     assert store.tenants.get("acme") is None
     assert store.tenants.tenant_for_host("acme.example") is None
+    assert list(root.iterdir()) == []  # its directories went with it
 
 
 def test_purge_confirmed_interactively(runner, store):
@@ -109,6 +114,13 @@ FAILURES = {
                 'path_outside_data_root (field="uploads_dir")'),
     "limit not a number": (("put", "beta", "--limit", "ocr=x"), "--limit takes NAME=N"),
     "limit zero": (("put", "beta", "--limit", "ocr=0"), "invalid options"),
+    "limit over 10000": (("put", "beta", "--limit", "ocr=10001"), "invalid options"),
+    "limit past 2**63": (("put", "beta", "--limit", "ocr=9223372036854775808"),
+                         "invalid options"),
+    "too many named limits": (("put", "beta", *(f"--limit=extra_{i}=1" for i in range(13))),
+                              "At most 16 named limits"),
+    "extra too deep": (("put", "beta", "--extra", '{"a": ' * 40 + "{}" + "}" * 40),
+                       "levels deep"),
     "bad host": (("put", "beta", "--host", "bad host!"), "invalid options"),
     "extra not an object": (("put", "beta", "--extra", "[1]"), "--extra must be a JSON object"),
     "host taken": (("put", "beta", "--host", "ACME.example"),
@@ -137,3 +149,18 @@ def test_cap_reached_is_refused_and_counted(runner, client, store):
     assert metric(client, "tenant_labels_active") == CAP
     # An update at the cap is not a new label.
     assert ok(tenants(runner, "put", "t0", "--disabled")).startswith("updated tenant t0")
+
+
+def test_the_cli_leaves_nothing_in_the_temporary_folder(tmp_path):
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    env = {"PATH": "/usr/bin:/bin", "TMPDIR": str(temporary),
+           "TENANT_DB_PATH": str(tmp_path / "store" / "tenants.sqlite3"),
+           "TENANT_DATA_ROOT": str(tmp_path / "tenants")}
+    for args in (["list"], ["put", "acme", "--limit", "ocr=2"], ["show", "acme"],
+                 ["disable", "acme"], ["purge", "acme", "--yes"]):
+        result = subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", "tenants",
+                                 *args], cwd=ROOT, env=env, capture_output=True, text=True,
+                                timeout=60)
+        assert result.returncode == 0, result.stderr
+        assert list(temporary.iterdir()) == [], args

@@ -85,3 +85,14 @@ def test_error_answers_refer_to_the_error_schema(spec):
     for name in ("UNAUTHORIZED", "NOT_FOUND", "DEFAULT_ERROR"):
         schema = responses[name]["content"]["application/json"]["schema"]
         assert schema == {"$ref": "#/components/schemas/Error"}, name
+
+
+@pytest.mark.parametrize("settings_overrides", [{}, {"MAX_LIMITS_PER_TENANT": 6}],
+                         ids=["default", "six"])
+def test_the_document_states_the_bounds_of_limits_and_extra(spec, settings_overrides):
+    properties = spec["components"]["schemas"]["TenantPut"]["properties"]
+    limits = properties["limits"]
+    assert limits["maxProperties"] == int(settings_overrides.get("MAX_LIMITS_PER_TENANT", 16))
+    assert limits["additionalProperties"] == {"type": "integer", "minimum": 1,
+                                              "maximum": 10000}
+    assert "32 levels" in properties["extra"]["description"]

@@ -63,6 +63,18 @@ def test_path_outside_data_root_is_400(client, store, root, tmp_path, acme, tena
     assert list((tmp_path / "outside").iterdir()) == []
 
 
+@pytest.mark.parametrize("path", [".purged-x", ".purged-acme-0123/data", "{root}/.purged-y/z"])
+@pytest.mark.parametrize("field", ["data_dir", "uploads_dir"])
+def test_a_directory_where_purged_tenants_wait_for_deletion_is_400(client, store, root,
+                                                                   acme, field, path):
+    # app/tenants/purge.py deletes what lies there: it can never be a tenant's.
+    before = snapshot(store)
+    response = put(client, "newco", {field: path.format(root=root)})
+    assert response.status_code == 400
+    assert response.json == {"error": "invalid_path", "field": field}
+    assert snapshot(store) == before
+
+
 BODIES = {
     "unknown field": ({"bogus": 1}, "bogus"),
     "enabled yes": ({"enabled": "yes"}, "enabled"),

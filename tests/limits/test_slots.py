@@ -4,6 +4,8 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
+import struct
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -218,3 +220,53 @@ def test_permits_scattered_over_a_large_file_are_all_counted(slots):
     finally:
         for permit in permits:
             permit.release()
+
+
+def open_descriptors() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+def test_a_capacity_too_large_for_a_lock_offset_raises_and_leaks_no_slot(slots):
+    # The slot it takes is fine; checking the capacity's own offset is what fails.
+    descriptors = open_descriptors()
+    with pytest.raises(struct.error):
+        slots.try_acquire(2 ** 63)
+    assert slots.inflight() == 0
+    permit = slots.try_acquire(1)
+    assert permit is not None and permit.slot == 0
+    permit.release()
+    assert open_descriptors() <= descriptors + 1  # at most the one pooled description
+
+
+def test_a_failure_after_the_slot_was_taken_gives_it_back(slots, monkeypatch):
+    def interrupted(*args, **kwargs):
+        raise InterruptedError("interrupted")
+
+    monkeypatch.setattr(slots, "inflight", interrupted)
+    monkeypatch.setattr(slots, "_held", lambda slot, length=1: True)  # look over capacity
+    with pytest.raises(InterruptedError):
+        slots.try_acquire(2)
+    monkeypatch.undo()
+    assert slots.inflight() == 0
+    assert sorted(p.slot for p in take(slots, 2, 2)) == [0, 1]
+
+
+def test_a_private_backend_makes_its_directory_on_first_use_and_removes_it(tmp_path,
+                                                                           monkeypatch):
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    backend = LocalBackend(None)
+    assert backend.inflight("a", "ocr", 2) == 0  # reading makes nothing
+    assert list(tmp_path.iterdir()) == []
+    permit = backend.semaphore("a", "ocr", 2).try_acquire()
+    assert permit is not None and backend.inflight("a", "ocr", 2) == 1
+    assert [p.name[:18] for p in tmp_path.iterdir()] == ["tenantgate-limits-"]
+    permit.release()
+    backend.close()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_shared_directory_stays_when_the_backend_closes(tmp_path):
+    backend = LocalBackend(str(tmp_path / "state"))
+    backend.semaphore("a", "ocr", 1).try_acquire().release()
+    backend.close()
+    assert (tmp_path / "state" / "a" / "ocr.slots").exists()

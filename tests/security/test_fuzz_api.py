@@ -33,17 +33,13 @@ from schemathesis.specs.openapi.checks import (content_type_conformance,
                                                status_code_conformance)
 
 from app import close_app, create_app
-from tests.security.fuzzing import EXAMPLES
+from tests.security.fuzzing import DERANDOMIZE, EXAMPLES, FUZZ_EXAMPLES
 
 ADMIN_KEY = "fuzz-admin-key-7d1f0a"
 API_KEY = "fuzz-api-key-2be94c"
 VALID_KEYS = {"X-Admin-Key": ADMIN_KEY, "X-API-Key": API_KEY}
 KEY_VARIANTS = ["valid-keys", "missing-or-wrong-keys"]
 EXISTING_TENANT, NEW_TENANT = "fuzz-acme", "fuzz-new"
-
-FUZZ_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "15"))
-# The bounded default run is reproducible; a long run (FUZZ_EXAMPLES set) explores anew.
-DERANDOMIZE = "FUZZ_EXAMPLES" not in os.environ
 
 # Every 503 the contract defines, by error code (sec. 5, 6, 10).
 CONTRACT_503_ERRORS = {"tenant_disabled", "tenant_unavailable", "tenant_pending",

@@ -102,7 +102,7 @@ class Server:
 
 
 def start_server(tmp_path: Path, env: Mapping[str, str] | None = None, workers: int = 2,
-                 threads: int = 8, wait: bool = True) -> Server:
+                 threads: int = 8, wait: bool = True, app_module: str = "wsgi:app") -> Server:
     port, management_port = free_port(), free_port()
     full_env = {
         k: v for k, v in os.environ.items()
@@ -125,7 +125,7 @@ def start_server(tmp_path: Path, env: Mapping[str, str] | None = None, workers: 
     log_path = tmp_path / f"gunicorn-{port}.log"
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
-            [str(GUNICORN), "-c", str(ROOT / "config" / "gunicorn.conf.py"), "wsgi:app"],
+            [str(GUNICORN), "-c", str(ROOT / "config" / "gunicorn.conf.py"), app_module],
             cwd=ROOT, env=full_env, stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True)
     management = full_env["MANAGEMENT_BIND"]
