@@ -7,6 +7,7 @@ from flask import current_app
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates
 
 from .. import free_json
+from ..limits.names import RESERVED_NAMES
 from ..settings import DEFAULT_TENANT_LIMITS
 from ..tenants.hosts import normalize_host
 
@@ -53,7 +54,8 @@ class NamedLimits(fields.Dict):
 
     def __init__(self, **kwargs):
         super().__init__(
-            keys=fields.String(validate=validate.Regexp(LIMIT_NAME)),
+            keys=fields.String(validate=[validate.Regexp(LIMIT_NAME),
+                                         validate.NoneOf(RESERVED_NAMES)]),
             values=fields.Integer(strict=True, validate=validate.Range(min=1, max=MAX_LIMIT)),
             metadata={"max_limits_setting": True, "description": (
                 f"Concurrency limit overrides, each 1 to {MAX_LIMIT}; with the defaults "

@@ -5,6 +5,11 @@ from typing import Mapping
 
 from ..settings import DEFAULT_TENANT_LIMITS
 
+# Refusals by the per-tenant thread share are counted under this limit name
+# (tenant_limit_rejections_total{limit="requests"}): no configured limit may take it.
+THREAD_SHARE_LIMIT = "requests"
+RESERVED_NAMES = frozenset({THREAD_SHARE_LIMIT})
+
 
 def total_of(name: str, known: Mapping[str, int]) -> str | None:
     """The total a role nests under: ``llm_student`` -> ``llm_total`` when that exists."""

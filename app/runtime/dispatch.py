@@ -9,6 +9,7 @@ from __future__ import annotations
 from flask import Blueprint, Flask, current_app, g, request
 
 from ..errors import ApiError
+from ..limits.names import THREAD_SHARE_LIMIT
 from ..tenants.ids import check_tenant_id, check_workspace_id
 from .context import TenantContext, push_request_context
 from .tenant_runtime import TenantRuntime
@@ -39,7 +40,8 @@ def _enter_tenant():
 def _take_thread_share(tenant: str) -> None:
     share = current_app.extensions["tenantgate.thread_share"]
     if not share.try_enter(tenant):
-        current_app.extensions["tenantgate.limiter"].counter.add(tenant, "requests", "tenant")
+        current_app.extensions["tenantgate.limiter"].counter.add(tenant, THREAD_SHARE_LIMIT,
+                                                                 "tenant")
         raise ApiError(429, "tenant_busy", headers={"Retry-After": "1"},
                        limit=share.per_tenant)
     g.tenant_thread_share = tenant

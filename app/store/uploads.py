@@ -74,7 +74,8 @@ class UploadRecords:
                 "WHERE tenant_id = ?", (tenant_id,)).fetchone()
             if used_count + 1 > max_count:
                 raise QuotaExceeded("uploads", max_count, used_count)
-            if used_bytes + size > max_bytes:
+            # A byte quota of 0 switches uploads off, empty files included.
+            if used_bytes + size > max_bytes or max_bytes == 0:
                 raise QuotaExceeded("upload_bytes", max_bytes, used_bytes)
             conn.execute(f"INSERT INTO uploads ({_COLUMNS}) "
                          "VALUES (?, ?, ?, ?, 'receiving', NULL, NULL, ?, ?)",

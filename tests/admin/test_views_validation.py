@@ -86,6 +86,7 @@ BODIES = {
     "limit 1.5": ({"limits": {"ocr": 1.5}}, "limits"),
     "limit true": ({"limits": {"ocr": True}}, "limits"),
     "limit name": ({"limits": {"OCR-x": 3}}, "limits"),
+    "reserved limit name": ({"limits": {"requests": 3}}, "limits"),
     "limits a list": ({"limits": [3]}, "limits"),
     "hosts a string": ({"hosts": "acme.example"}, "hosts"),
     "hosts an object": ({"hosts": {"acme.example": True}}, "hosts"),

@@ -13,7 +13,7 @@ import pytest
 
 from app.runtime import uploads
 from app.runtime.health import ValidationFailure
-from app.runtime.uploads import UploadStore, UploadWorker
+from app.runtime.uploads import UploadFiles, UploadWorker
 from tests.runtime.helpers import AUTH, KEY
 
 THREADS = 8
@@ -63,11 +63,12 @@ class GatedThread(threading.Thread):
 
 
 def test_stopping_an_upload_worker_while_its_thread_is_starting_does_not_raise(
-        monkeypatch, tmp_path):
+        app, monkeypatch, tmp_path):
     gated = types.SimpleNamespace(**{**vars(threading), "Thread": GatedThread})
     monkeypatch.setattr(uploads, "threading", gated)
     GatedThread.gate.clear()
-    worker = UploadWorker("acme", UploadStore(str(tmp_path)))
+    records = app.extensions["tenantgate.store"].uploads
+    worker = UploadWorker("acme", UploadFiles(str(tmp_path)), records)
     submitter = threading.Thread(target=lambda: _submit_quietly(worker))
     submitter.start()
     try:

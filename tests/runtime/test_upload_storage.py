@@ -185,3 +185,13 @@ def test_a_bad_quota_is_refused_and_changes_nothing(client, quota):
     assert response.get_json()["error"] == "invalid_body"
     assert "quota" in response.get_json()["fields"]
     assert client.get("/admin/tenants/acme", headers=AUTH).get_json()["quota"] == {"uploads": 7}
+
+
+def test_a_byte_quota_of_zero_turns_uploads_off(client, data_root):
+    assert put(client, "acme", {"quota": {"upload_bytes": 0}}).status_code == 201
+
+    response = upload(client, "acme", b"")
+
+    assert response.status_code == 403
+    assert response.get_json()["quota"] == "upload_bytes"
+    assert stored_files(data_root, "acme") == []
