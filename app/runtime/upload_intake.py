@@ -84,7 +84,7 @@ def delete_upload(store: Store, runtime: TenantRuntime, upload_id: str) -> bool:
     """Remove an upload's record, then its file; False when there was no such upload."""
     if not store.uploads.delete(runtime.tenant, upload_id):
         return False
-    runtime.uploads.remove(upload_id)
+    _remove_file(runtime, upload_id)
     return True
 
 
@@ -97,8 +97,18 @@ def _check_reserve(uploads_dir: str, size: int, reserve: int) -> None:
         raise StorageLow(f"{free} bytes free, {size} asked, {reserve} reserved")
 
 
+def _remove_file(runtime: TenantRuntime, upload_id: str) -> None:
+    try:
+        runtime.uploads.remove(upload_id)
+    except OSError as exc:
+        # The directory is refused (swapped for a link) or gone: nothing of this tenant's
+        # may be touched there; its validator reports the directory.
+        log.warning("tenant %s: file of upload %s not removed: %s", runtime.tenant,
+                    upload_id, exc.strerror or exc)
+
+
 def _forget(store: Store, runtime: TenantRuntime, upload_id: str) -> None:
-    runtime.uploads.remove(upload_id)
+    _remove_file(runtime, upload_id)
     try:
         store.uploads.delete(runtime.tenant, upload_id)
     except StoreUnavailable as exc:

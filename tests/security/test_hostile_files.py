@@ -33,7 +33,8 @@ def sandbox(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def server(sandbox):
-    with seeded_server(sandbox) as server:
+    # The chaos hold route holds a tenant's permit while its upload waits (see below).
+    with seeded_server(sandbox, env={"CHAOS_ENABLED": "1"}) as server:
         yield server
 
 
@@ -137,8 +138,10 @@ def test_an_uploads_dir_swapped_for_a_link_to_another_tenant_is_never_served(pai
     before = pair.victim_files()
     pair.swap_for_link("uploads")
     for _ in range(2 * THREADS):
-        assert_refused_storage(pair.get(f"/t/{pair.tenant}/uploads/{pair.secret_upload}"))
-        assert_refused_storage(pair.get(f"/t/{pair.tenant}/uploads/{pair.own_upload}"))
+        # Upload records live in the store: the victim's is not this tenant's upload, and
+        # this tenant's own is answered from its record without opening any file.
+        assert pair.get(f"/t/{pair.tenant}/uploads/{pair.secret_upload}").status_code == 404
+        assert pair.get(f"/t/{pair.tenant}/uploads/{pair.own_upload}").status_code == 200
     posted = pair.server.post(f"/t/{pair.tenant}/uploads", files={"file": ("x.txt", b"new")})
     assert_refused_storage(posted)
     assert_permanently_disabled(pair, "goes through a link")
@@ -169,10 +172,23 @@ def test_a_hard_link_to_another_tenants_manifest_is_listed_as_refused_not_served
 
 
 def test_a_hard_link_to_another_tenants_upload_is_not_processed_or_served(pair):
-    stolen_id = "f" * 32
-    os.link(pair.uploads(pair.victim) / f"{pair.secret_upload}.json",
-            pair.uploads(pair.tenant) / f"{stolen_id}.json")
-    assert_refused_storage(pair.get(f"/t/{pair.tenant}/uploads/{stolen_id}"))
+    # The tenant's only ocr permit is held, so its next upload waits, queued; meanwhile its
+    # file is replaced by a hard link to the victim's. Processing must refuse it: a
+    # checksum of the victim's bytes would tell the tenant what the victim uploaded.
+    assert pair.server.put(f"/admin/tenants/{pair.tenant}", json={"limits": {"ocr": 1}},
+                           headers=ADMIN).status_code == 200
+    with ThreadPoolExecutor(1) as pool:
+        held = pool.submit(pair.server.post, f"/t/{pair.tenant}/chaos/hold/ocr?ms=3000")
+        queued = pair.server.post(f"/t/{pair.tenant}/uploads",
+                                  files={"file": ("mine.txt", b"mine")})
+        assert queued.status_code == 202, queued.text
+        stolen = pair.uploads(pair.tenant) / f"{queued.json()['id']}.bin"
+        stolen.unlink()
+        os.link(pair.uploads(pair.victim) / f"{pair.secret_upload}.bin", stolen)
+        assert held.result(15).status_code == 200
+    record = wait_upload(pair.server, queued.headers["Location"])
+    assert (record["state"], record["error"]) == ("failed", "RefusedFile")
+    assert "sha256" not in record
     assert pair.get(f"/t/{pair.tenant}/uploads/{pair.own_upload}").json()["state"] == "done"
 
 
