@@ -129,7 +129,8 @@ class ServerPool:
         port = free_port()
         full_env = {k: v for k, v in os.environ.items()
                     if not k.startswith(("TENANT", "GLOBAL_LIMIT_", "PROMETHEUS_MULTIPROC_DIR",
-                                         "LIMIT_STATE_DIR", "MAX_TENANT_LABELS"))}
+                                         "LIMIT_", "MAX_TENANT_LABELS", "CHAOS_ENABLED",
+                                         "MANAGEMENT_"))}
         full_env.update({"BIND": f"127.0.0.1:{port}", "WEB_CONCURRENCY": str(WORKERS),
                          "GUNICORN_THREADS": str(THREADS)})
         full_env.update(env)
@@ -163,6 +164,9 @@ class ServerPool:
             "PROMETHEUS_MULTIPROC_DIR": str(base / "metrics"),
             "LIMIT_STATE_DIR": str(base / "limits"),
             "SHUTDOWN_DRAIN_SECONDS": "0",
+            # Its own free port: the default (9180) would clash between the servers of a
+            # run, and with any other Tenantgate on this machine.
+            "MANAGEMENT_BIND": f"127.0.0.1:{free_port()}",
         }
         settings.update(env or {})
         return self.start(name, conf, "wsgi:app", settings, extra_args, wait)
