@@ -1,4 +1,5 @@
-"""gunicorn servers for the benchmarks: Tenantgate or the bare app, on free 127.0.0.1 ports."""
+"""gunicorn servers for the benchmarks: Tenantgate, the bare app or a peer, on free 127.0.0.1
+ports."""
 from __future__ import annotations
 
 import http.client
@@ -17,6 +18,7 @@ BIN = Path(sys.executable).parent
 GUNICORN = BIN / "gunicorn"
 TENANTGATE_CONF = ROOT / "config" / "gunicorn.conf.py"
 BARE_CONF = ROOT / "bench" / "bare_gunicorn.conf.py"
+PEER_CONF = ROOT / "bench" / "peer_gunicorn.conf.py"
 ADMIN_KEY = "bench-admin-key"
 API_KEY = "bench-api-key"
 WORKERS, THREADS = 2, 4
@@ -125,12 +127,13 @@ class ServerPool:
             server.stop()
 
     def start(self, name: str, conf: Path, app: str, env: Mapping[str, str],
-              extra_args: Sequence[str] = (), wait: bool = True) -> Server:
+              extra_args: Sequence[str] = (), wait: bool = True,
+              ready_path: str = "/readyz") -> Server:
         port = free_port()
         full_env = {k: v for k, v in os.environ.items()
                     if not k.startswith(("TENANT", "GLOBAL_LIMIT_", "PROMETHEUS_MULTIPROC_DIR",
                                          "LIMIT_", "MAX_TENANT_LABELS", "CHAOS_ENABLED",
-                                         "MANAGEMENT_"))}
+                                         "MANAGEMENT_", "PEER_"))}
         full_env.update({"BIND": f"127.0.0.1:{port}", "WEB_CONCURRENCY": str(WORKERS),
                          "GUNICORN_THREADS": str(THREADS)})
         full_env.update(env)
@@ -143,7 +146,7 @@ class ServerPool:
         server = Server(name, process, port, log_path, spawned_at, full_env)
         self.servers.append(server)
         if wait:
-            server.wait_ready("/health" if app.startswith("bench.") else "/readyz")
+            server.wait_ready(ready_path)
             server.wait_workers(int(full_env["WEB_CONCURRENCY"]))
         return server
 
@@ -172,7 +175,14 @@ class ServerPool:
         return self.start(name, conf, "wsgi:app", settings, extra_args, wait)
 
     def bare(self, name: str = "bare") -> Server:
-        return self.start(name, BARE_CONF, "bench.bare_app:app", {})
+        return self.start(name, BARE_CONF, "bench.bare_app:app", {}, ready_path="/health")
+
+    def peer(self, name: str, app: str, ready_path: str,
+             env: Mapping[str, str] | None = None) -> Server:
+        """A peer app (bench/*_app.py) with the bare app's settings plus its metrics."""
+        settings = {"PROMETHEUS_MULTIPROC_DIR": str(self.workdir / name / "metrics")}
+        settings.update(env or {})
+        return self.start(name, PEER_CONF, app, settings, ready_path=ready_path)
 
 
 def tenant_ids(count: int, prefix: str = "bench-") -> list[str]:
