@@ -23,6 +23,7 @@ ADMIN_KEY = "bench-admin-key"
 API_KEY = "bench-api-key"
 WORKERS, THREADS = 2, 4
 START_TIMEOUT = 60.0
+QUIT_GRACE = 5.0  # seconds a quick shutdown (SIGINT) takes at most when nothing is stuck
 
 
 def free_port() -> int:
@@ -103,13 +104,27 @@ class Server:
             time.sleep(0.05)
 
     def stop(self, timeout: float = 30.0) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
+        if self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGINT)
+        try:
+            self.process.wait(QUIT_GRACE)
+            return
+        except subprocess.TimeoutExpired:
+            pass
+        # A gthread worker whose quit signal lands while it hands a connection to its
+        # thread pool deadlocks in its own handler (the pool's lock is held by the code
+        # it interrupted); the master would wait graceful_timeout (60 s) for it.
+        for pid in self.worker_pids():
             try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)  # the session this bench started
-                self.process.wait(5)
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass  # it exited meanwhile
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)  # the session this bench started
+            self.process.wait(5)
 
 
 class ServerPool:
@@ -189,10 +204,11 @@ def tenant_ids(count: int, prefix: str = "bench-") -> list[str]:
     return [f"{prefix}{i}" for i in range(count)]
 
 
-def create_tenants(server: Server, tenants: Sequence[str]) -> None:
-    """PUT /admin/tenants/<t> for each; any answer but 200/201 stops the benchmark."""
+def create_tenants(server: Server, tenants: Sequence[str], config: dict | None = None) -> None:
+    """PUT /admin/tenants/<t> (``config`` as the body) for each; any answer but 200/201 stops
+    the benchmark."""
     for tenant in tenants:
-        status, body = server.request("PUT", f"/admin/tenants/{tenant}", body={},
+        status, body = server.request("PUT", f"/admin/tenants/{tenant}", body=config or {},
                                       headers={"X-Admin-Key": ADMIN_KEY})
         if status not in (200, 201):
             raise RuntimeError(f"PUT /admin/tenants/{tenant}: {status} {body[:200]!r}")
