@@ -4,10 +4,12 @@ Five servers under the same gunicorn settings: the bare app, the two peers a use
 would pick instead (bench/exporter_app.py, bench/handrolled_app.py), Tenantgate, and
 Tenantgate with CHAOS_ENABLED=1 for the limit routes. Each round runs every case of
 bench/cases.py once (order reversed on odd rounds); each ratio is taken within one
-round, then summarised.
+round, then summarised. Rounds stop early, after at least MIN_ROUNDS, when the next
+one would pass the deadline.
 """
 from __future__ import annotations
 
+import time
 from contextlib import ExitStack
 
 from .cases import BY_KEY, CASES, HALF, HELD, TENANTS, Case, probe
@@ -16,6 +18,7 @@ from .limit_holder import holding
 from .load import Load, LoadResult, spread
 from .servers import API_KEY, Server, ServerPool, create_tenants, tenant_ids
 
+MIN_ROUNDS = 3
 WARM_UP_SECONDS = 2.0
 
 
@@ -55,19 +58,19 @@ def start_servers(pool: ServerPool) -> dict[str, Server]:
 
 
 def measure_throughput(pool: ServerPool, load: Load, rounds: int, seconds: float,
-                       log=print) -> dict:
+                       log=print, deadline: float | None = None) -> dict:
     with ExitStack() as stack:
         servers = start_servers(pool)
         for server in servers.values():
             stack.callback(pool.stop, server)
         stack.enter_context(holding(servers["chaos"].env["LIMIT_STATE_DIR"],
                                     tenant_ids(TENANTS, HELD), "llm_student", 1))
-        runs = run_rounds(servers, load, rounds, seconds, log)
+        runs = run_rounds(servers, load, rounds, seconds, log, deadline)
     return summarise(runs)
 
 
-def run_rounds(servers: dict[str, Server], load: Load, rounds: int, seconds: float,
-               log) -> dict[str, list[LoadResult]]:
+def run_rounds(servers: dict[str, Server], load: Load, rounds: int, seconds: float, log,
+               deadline: float | None) -> dict[str, list[LoadResult]]:
     ids = tenant_ids(TENANTS)
 
     def run(case: Case, length: float) -> LoadResult:
@@ -82,10 +85,16 @@ def run_rounds(servers: dict[str, Server], load: Load, rounds: int, seconds: flo
         probe(case, servers[case.server])
     runs: dict[str, list[LoadResult]] = {case.key: [] for case in CASES}
     for index in range(rounds):
+        started = time.monotonic()
         for case in (CASES if index % 2 == 0 else CASES[::-1]):
             runs[case.key].append(run(case, seconds))
         log(f"  round {index + 1}: " + ", ".join(f"{k} {v[-1].rps:.0f}/s"
                                                  for k, v in runs.items()))
+        now = time.monotonic()
+        if (deadline is not None and MIN_ROUNDS <= index + 1 < rounds
+                and now + (now - started) > deadline):
+            log(f"  stopping after {index + 1} rounds: the next would pass the time budget")
+            break
     return runs
 
 
