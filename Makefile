@@ -6,6 +6,7 @@ PYTHON ?= python3.11
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+BENCH_STAMP := $(VENV)/.bench-installed
 T ?= tests
 PYTEST_FLAGS ?=
 # make fuzz: examples per operation and key variant, and per raw-socket mutation and target
@@ -44,7 +45,12 @@ soak: $(STAMP) ## 2-minute mixed load on 4 gunicorn workers; SOAK_SECONDS=N shor
 lint: $(STAMP) ## Run flake8
 	$(BIN)/flake8 app tests config wsgi.py
 
-bench: $(STAMP) ## Run the benchmarks (about 9 minutes; wrk via apt-get if missing); see docs/performance.md
+# The benchmarks' own packages: the peers' exporter and py-spy (the `bench` extra).
+$(BENCH_STAMP): $(STAMP)
+	$(BIN)/pip install --quiet -e '.[bench]'
+	@touch $(BENCH_STAMP)
+
+bench: $(BENCH_STAMP) ## Run the benchmarks (about 9 minutes; wrk via apt-get if missing); see docs/performance.md
 	$(BIN)/python -m bench.run
 
 clean: ## Remove the virtualenv and local data

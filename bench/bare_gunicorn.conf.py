@@ -13,6 +13,8 @@ threads = int(os.environ.get("GUNICORN_THREADS", "8"))
 timeout = 30
 graceful_timeout = 60
 keepalive = 5
+# No control socket: it would be shared by every server this user runs.
+control_socket_disable = True
 
 accesslog = "-"
 errorlog = "-"

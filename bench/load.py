@@ -30,6 +30,11 @@ class LoadResult:
     seconds: float
     generator: str
     generator_cpu: float | None = None  # cores used by the Python generator itself
+    refused: int = 0  # of the errors, answers with a status of 400 or more
+
+    @property
+    def refused_share(self) -> float:
+        return self.refused / self.requests if self.requests else float("nan")
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -88,7 +93,8 @@ class Load:
                                        "status_errors", "timeouts"))
         return LoadResult(rps=data["requests"] / wall, p50_ms=data["p50_us"] / 1000,
                           p99_ms=data["p99_us"] / 1000, requests=data["requests"],
-                          errors=errors, seconds=wall, generator="wrk")
+                          errors=errors, seconds=wall, generator="wrk",
+                          refused=data["status_errors"])
 
 
 def python_load(port: int, paths: list[str], seconds: float, tenants: int, method: str,
@@ -97,6 +103,7 @@ def python_load(port: int, paths: list[str], seconds: float, tenants: int, metho
     """The fallback: keep-alive connections in threads, for a fixed time."""
     latencies: list[list[float]] = [[] for _ in range(connections)]
     errors = [0] * connections
+    refused = [0] * connections
     deadline = time.perf_counter() + seconds
     headers = {"X-API-Key": api_key} if api_key else {}
     if flip_ready:
@@ -119,6 +126,7 @@ def python_load(port: int, paths: list[str], seconds: float, tenants: int, metho
                 response = conn.getresponse()
                 response.read()
                 ok = response.status < 400
+                refused[index] += not ok
                 if response.will_close:
                     conn.close()
             except (OSError, http.client.HTTPException):
@@ -140,7 +148,7 @@ def python_load(port: int, paths: list[str], seconds: float, tenants: int, metho
     return LoadResult(rps=len(every) / wall, p50_ms=_percentile(every, 50) * 1000,
                       p99_ms=_percentile(every, 99) * 1000, requests=len(every),
                       errors=sum(errors), seconds=wall, generator="python",
-                      generator_cpu=(_cpu_seconds() - cpu_before) / wall)
+                      generator_cpu=(_cpu_seconds() - cpu_before) / wall, refused=sum(refused))
 
 
 def _cpu_seconds() -> float:

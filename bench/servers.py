@@ -1,4 +1,5 @@
-"""gunicorn servers for the benchmarks: Tenantgate or the bare app, on free 127.0.0.1 ports."""
+"""gunicorn servers for the benchmarks: Tenantgate, the bare app or a peer, on free 127.0.0.1
+ports."""
 from __future__ import annotations
 
 import http.client
@@ -17,10 +18,12 @@ BIN = Path(sys.executable).parent
 GUNICORN = BIN / "gunicorn"
 TENANTGATE_CONF = ROOT / "config" / "gunicorn.conf.py"
 BARE_CONF = ROOT / "bench" / "bare_gunicorn.conf.py"
+PEER_CONF = ROOT / "bench" / "peer_gunicorn.conf.py"
 ADMIN_KEY = "bench-admin-key"
 API_KEY = "bench-api-key"
 WORKERS, THREADS = 2, 4
 START_TIMEOUT = 60.0
+QUIT_GRACE = 5.0  # seconds a quick shutdown (SIGINT) takes at most when nothing is stuck
 
 
 def free_port() -> int:
@@ -101,13 +104,27 @@ class Server:
             time.sleep(0.05)
 
     def stop(self, timeout: float = 30.0) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
+        if self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGINT)
+        try:
+            self.process.wait(QUIT_GRACE)
+            return
+        except subprocess.TimeoutExpired:
+            pass
+        # A gthread worker whose quit signal lands while it hands a connection to its
+        # thread pool deadlocks in its own handler (the pool's lock is held by the code
+        # it interrupted); the master would wait graceful_timeout (60 s) for it.
+        for pid in self.worker_pids():
             try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)  # the session this bench started
-                self.process.wait(5)
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass  # it exited meanwhile
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)  # the session this bench started
+            self.process.wait(5)
 
 
 class ServerPool:
@@ -125,11 +142,13 @@ class ServerPool:
             server.stop()
 
     def start(self, name: str, conf: Path, app: str, env: Mapping[str, str],
-              extra_args: Sequence[str] = (), wait: bool = True) -> Server:
+              extra_args: Sequence[str] = (), wait: bool = True,
+              ready_path: str = "/readyz") -> Server:
         port = free_port()
         full_env = {k: v for k, v in os.environ.items()
                     if not k.startswith(("TENANT", "GLOBAL_LIMIT_", "PROMETHEUS_MULTIPROC_DIR",
-                                         "LIMIT_STATE_DIR", "MAX_TENANT_LABELS"))}
+                                         "LIMIT_", "MAX_TENANT_LABELS", "CHAOS_ENABLED",
+                                         "MANAGEMENT_", "PEER_"))}
         full_env.update({"BIND": f"127.0.0.1:{port}", "WEB_CONCURRENCY": str(WORKERS),
                          "GUNICORN_THREADS": str(THREADS)})
         full_env.update(env)
@@ -142,7 +161,7 @@ class ServerPool:
         server = Server(name, process, port, log_path, spawned_at, full_env)
         self.servers.append(server)
         if wait:
-            server.wait_ready("/health" if app.startswith("bench.") else "/readyz")
+            server.wait_ready(ready_path)
             server.wait_workers(int(full_env["WEB_CONCURRENCY"]))
         return server
 
@@ -163,22 +182,33 @@ class ServerPool:
             "PROMETHEUS_MULTIPROC_DIR": str(base / "metrics"),
             "LIMIT_STATE_DIR": str(base / "limits"),
             "SHUTDOWN_DRAIN_SECONDS": "0",
+            # Its own free port: the default (9180) would clash between the servers of a
+            # run, and with any other Tenantgate on this machine.
+            "MANAGEMENT_BIND": f"127.0.0.1:{free_port()}",
         }
         settings.update(env or {})
         return self.start(name, conf, "wsgi:app", settings, extra_args, wait)
 
     def bare(self, name: str = "bare") -> Server:
-        return self.start(name, BARE_CONF, "bench.bare_app:app", {})
+        return self.start(name, BARE_CONF, "bench.bare_app:app", {}, ready_path="/health")
+
+    def peer(self, name: str, app: str, ready_path: str,
+             env: Mapping[str, str] | None = None) -> Server:
+        """A peer app (bench/*_app.py) with the bare app's settings plus its metrics."""
+        settings = {"PROMETHEUS_MULTIPROC_DIR": str(self.workdir / name / "metrics")}
+        settings.update(env or {})
+        return self.start(name, PEER_CONF, app, settings, ready_path=ready_path)
 
 
 def tenant_ids(count: int, prefix: str = "bench-") -> list[str]:
     return [f"{prefix}{i}" for i in range(count)]
 
 
-def create_tenants(server: Server, tenants: Sequence[str]) -> None:
-    """PUT /admin/tenants/<t> for each; any answer but 200/201 stops the benchmark."""
+def create_tenants(server: Server, tenants: Sequence[str], config: dict | None = None) -> None:
+    """PUT /admin/tenants/<t> (``config`` as the body) for each; any answer but 200/201 stops
+    the benchmark."""
     for tenant in tenants:
-        status, body = server.request("PUT", f"/admin/tenants/{tenant}", body={},
+        status, body = server.request("PUT", f"/admin/tenants/{tenant}", body=config or {},
                                       headers={"X-Admin-Key": ADMIN_KEY})
         if status not in (200, 201):
             raise RuntimeError(f"PUT /admin/tenants/{tenant}: {status} {body[:200]!r}")

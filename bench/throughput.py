@@ -1,69 +1,125 @@
-"""Throughput and latency of Tenantgate routes next to the bare app, in alternating rounds.
+"""Throughput and latency of the peers and every Tenantgate route next to the bare app.
 
-Each round runs the bare app and every Tenantgate route once (order reversed on odd
-rounds); each ratio is Tenantgate / bare within one round, then summarised.
+Five servers under the same gunicorn settings: the bare app, the two peers a user
+would pick instead (bench/exporter_app.py, bench/handrolled_app.py), Tenantgate, and
+Tenantgate with CHAOS_ENABLED=1 for the limit routes. Each round runs every case of
+bench/cases.py once (order reversed on odd rounds); each ratio is taken within one
+round, then summarised. Rounds stop early, after at least MIN_ROUNDS, when the next
+one would pass the deadline.
 """
 from __future__ import annotations
 
+import time
+from contextlib import ExitStack
+
+from .cases import BY_KEY, CASES, HALF, HELD, TENANTS, Case, probe
+from .handrolled_app import DB_ENV, seed
+from .limit_holder import holding
 from .load import Load, LoadResult, spread
 from .servers import API_KEY, Server, ServerPool, create_tenants, tenant_ids
 
-TENANTS = 100
-# key -> (label, paths, load options)
-ROUTES = {
-    "tenant_health": ("GET /t/<t>/health", ["/t/{t}/health"], {"tenants": TENANTS}),
-    "tenant_readyz": ("GET /tenant/<t>/readyz", ["/tenant/{t}/readyz"], {"tenants": TENANTS}),
-    "global_readyz": ("GET /readyz", ["/readyz"], {}),
-    "set_ready": ("POST /tenant/<t>/set_ready", ["/tenant/{t}/set_ready"],
-                  {"tenants": TENANTS, "method": "POST", "api_key": API_KEY,
-                   "flip_ready": True}),
-}
-BARE = ("bare", "bare Flask GET /health", ["/health"], {})
+MIN_ROUNDS = 3
+WARM_UP_SECONDS = 2.0
 
 
 def clear_overrides(server: Server, tenants: list[str]) -> None:
     """set_ready leaves overrides behind; later /tenant/<t>/readyz runs must see none."""
+    set_ready(server, tenants, None)
+
+
+def set_ready(server: Server, tenants: list[str], ready: bool | None) -> None:
     for tenant in tenants:
-        server.request("POST", f"/tenant/{tenant}/set_ready", body={"ready": None},
-                       headers={"X-API-Key": API_KEY})
+        status, body = server.request("POST", f"/tenant/{tenant}/set_ready",
+                                      body={"ready": ready}, headers={"X-API-Key": API_KEY})
+        if status != 200:
+            raise RuntimeError(f"set_ready {tenant}: {status} {body[:200]!r}")
+
+
+def start_servers(pool: ServerPool) -> dict[str, Server]:
+    ids = tenant_ids(TENANTS)
+    database = pool.workdir / "handrolled" / "tenants.sqlite3"
+    seed(database, ids)
+    servers = {
+        "bare": pool.bare(),
+        "exporter": pool.peer("exporter", "bench.exporter_app:app", "/health"),
+        "handrolled": pool.peer("handrolled", "bench.handrolled_app:create_app()",
+                                f"/t/{ids[0]}/health", {DB_ENV: str(database)}),
+        # Each holds two sets of tenants; the default cap (100) counts every stored tenant.
+        "main": pool.tenantgate("main", {"MAX_TENANT_LABELS": str(2 * TENANTS)}),
+        "chaos": pool.tenantgate("chaos", {"MAX_TENANT_LABELS": str(2 * TENANTS),
+                                           "CHAOS_ENABLED": "1"}),
+    }
+    half = tenant_ids(TENANTS, HALF)
+    create_tenants(servers["main"], ids + half)
+    set_ready(servers["main"], half[1::2], False)
+    create_tenants(servers["chaos"], ids)
+    create_tenants(servers["chaos"], tenant_ids(TENANTS, HELD), {"limits": {"llm_student": 1}})
+    return servers
 
 
 def measure_throughput(pool: ServerPool, load: Load, rounds: int, seconds: float,
-                       log=print) -> dict:
-    bare, main = pool.bare(), pool.tenantgate("main")
+                       log=print, deadline: float | None = None) -> dict:
+    with ExitStack() as stack:
+        servers = start_servers(pool)
+        for server in servers.values():
+            stack.callback(pool.stop, server)
+        stack.enter_context(holding(servers["chaos"].env["LIMIT_STATE_DIR"],
+                                    tenant_ids(TENANTS, HELD), "llm_student", 1))
+        runs = run_rounds(servers, load, rounds, seconds, log, deadline)
+    return summarise(runs)
+
+
+def run_rounds(servers: dict[str, Server], load: Load, rounds: int, seconds: float, log,
+               deadline: float | None) -> dict[str, list[LoadResult]]:
     ids = tenant_ids(TENANTS)
-    create_tenants(main, ids)
-    cases = [(BARE[0], bare, BARE[2], BARE[3])] + \
-        [(key, main, paths, options) for key, (_, paths, options) in ROUTES.items()]
-    for key, server, paths, options in cases:  # warm-up: every tenant built in both workers
-        load.run(server.port, paths, 2, **options)
-    clear_overrides(main, ids)
-    runs: dict[str, list[LoadResult]] = {key: [] for key, *_ in cases}
+
+    def run(case: Case, length: float) -> LoadResult:
+        result = load.run(servers[case.server].port, [case.path], length, **case.load)
+        if case.key == "set_ready":
+            clear_overrides(servers["main"], ids)
+        return result
+
+    for case in CASES:  # warm-up: every tenant built in both workers
+        run(case, WARM_UP_SECONDS)
+    for case in CASES:
+        probe(case, servers[case.server])
+    runs: dict[str, list[LoadResult]] = {case.key: [] for case in CASES}
     for index in range(rounds):
-        for key, server, paths, options in (cases if index % 2 == 0 else cases[::-1]):
-            runs[key].append(load.run(server.port, paths, seconds, **options))
-            if key == "set_ready":
-                clear_overrides(main, ids)
+        started = time.monotonic()
+        for case in (CASES if index % 2 == 0 else CASES[::-1]):
+            runs[case.key].append(run(case, seconds))
         log(f"  round {index + 1}: " + ", ".join(f"{k} {v[-1].rps:.0f}/s"
                                                  for k, v in runs.items()))
-    pool.stop(main)
-    pool.stop(bare)
-    return summarise(runs)
+        now = time.monotonic()
+        if (deadline is not None and MIN_ROUNDS <= index + 1 < rounds
+                and now + (now - started) > deadline):
+            log(f"  stopping after {index + 1} rounds: the next would pass the time budget")
+            break
+    return runs
 
 
 def summarise(runs: dict[str, list[LoadResult]]) -> dict:
     base = runs["bare"]
     result = {}
-    labels = {BARE[0]: BARE[1], **{k: v[0] for k, v in ROUTES.items()}}
     for key, results in runs.items():
+        case = BY_KEY[key]
         result[key] = {
-            "label": labels[key],
+            "label": case.label,
+            "server": case.server,
+            "rounds": len(results),
             "rps": spread([r.rps for r in results]),
             "p50_ms": spread([r.p50_ms for r in results]),
             "p99_ms": spread([r.p99_ms for r in results]),
             "rps_ratio": spread([r.rps / b.rps for r, b in zip(results, base)]),
             "p50_ratio": spread([r.p50_ms / b.p50_ms for r, b in zip(results, base)]),
             "p99_ratio": spread([r.p99_ms / b.p99_ms for r, b in zip(results, base)]),
+            "against": {other: spread([r.rps / o.rps for r, o in zip(results, runs[other])])
+                        for other in case.against},
+            "expect": case.expect,
+            # Share of answers with a status >= 400: 0 for a 200 case, 1 for a refusal.
+            "refused_share": spread([r.refused_share for r in results]),
+            "refused": sum(r.refused for r in results),
+            "transport_errors": sum(r.errors - r.refused for r in results),
             "errors": sum(r.errors for r in results),
             "requests": sum(r.requests for r in results),
             "generator": results[0].generator,
