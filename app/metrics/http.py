@@ -3,9 +3,11 @@
 The names and labels are the ones prometheus-flask-exporter defines (the alert rules
 and dashboards use them), recorded here because every label value must stay bounded
 whatever a client sends (contract sec. 17): a method outside the standard ones is
-``other``, a request that matched no route is ``<unmatched>``, and the status is one the
-app answered. Labelled children are looked up once per (method, route, status) and
-cached, so a request costs two dictionary reads and two value writes.
+``other``, a request that matched no route is ``<unmatched>``, and a status outside the
+ones the app and its framework answer is its class (``4xx``, ``5xx``, ...), which the
+rules' ``status=~"5.."`` still match. Labelled children are looked up once per
+(method, route, status) and cached, so a request costs two dictionary reads and two
+value writes.
 """
 from __future__ import annotations
 
@@ -20,10 +22,16 @@ from .definitions import Metrics
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 OTHER_METHOD = "other"
 UNMATCHED = "<unmatched>"
+STATUSES = frozenset({200, 201, 202, 204, 301, 302, 304, 307, 308, 400, 401, 403, 404, 405,
+                      406, 409, 413, 414, 415, 422, 429, 431, 500, 502, 503, 504})
 
 
 def method_label(method: str) -> str:
     return method if method in METHODS else OTHER_METHOD
+
+
+def status_label(status: int) -> str:
+    return str(status) if status in STATUSES else f"{status // 100}xx"
 
 
 def route_label(req: Request) -> str:
@@ -55,14 +63,15 @@ class HttpRecorder:
         return response
 
     def _child(self, key: tuple[str, str, int]) -> tuple:
-        method, route, status = key
+        method, route, code = key
+        status = status_label(code)
         with self._lock:
             found = self._children.get(key)
             if found is None:
                 metrics = self._metrics
-                found = (metrics.http_duration.labels(method, route, str(status)),
-                         metrics.http_requests.labels(method, str(status)),
-                         metrics.http_exceptions.labels(method, str(status)))
+                found = (metrics.http_duration.labels(method, route, status),
+                         metrics.http_requests.labels(method, status),
+                         metrics.http_exceptions.labels(method, status))
                 self._children[key] = found
         return found
 
