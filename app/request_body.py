@@ -12,10 +12,12 @@ closes the connection after a body that failed: where the next request starts is
 """
 from __future__ import annotations
 
+import time
 from typing import Callable, Iterator
 
-from flask import Flask
+from flask import Flask, Response, request
 from gunicorn.http.errors import NoMoreData, ParseException
+from werkzeug.exceptions import ClientDisconnected
 
 
 class MalformedBody(Exception):
@@ -72,8 +74,41 @@ def _content_length(environ: dict) -> int | None:
     return length if length >= 0 else None
 
 
+# A refusal is often answered before its body was read (an unknown tenant, a full quota,
+# a bad header). gunicorn reads only 64 KiB of what is left before it closes the
+# connection, and a proxy still sending the rest (nginx) turns that reset into a 502
+# instead of the app's answer. So the unread body of a refused request, when within the
+# route's limit, is read first, for at most this long; a client slower than that has
+# its connection closed by gunicorn, as before.
+DRAIN_SECONDS = 2.0
+DRAIN_CHUNK = 1 << 16
+
+
+def drain_refused_body(response: Response) -> Response:
+    length, limit = request.content_length, request.max_content_length
+    if response.status_code < 400 or not length or (limit is not None and length > limit):
+        return response
+    sock = request.environ.get("gunicorn.socket")
+    previous = sock.gettimeout() if sock is not None else None
+    deadline = time.monotonic() + DRAIN_SECONDS
+    try:
+        while time.monotonic() < deadline:
+            if sock is not None:
+                sock.settimeout(max(0.001, deadline - time.monotonic()))
+            if not request.stream.read(DRAIN_CHUNK):
+                break
+    except (MalformedBody, ClientDisconnected, OSError):
+        pass  # a body that cannot be read to its end: gunicorn closes the connection
+    finally:
+        if sock is not None:
+            sock.settimeout(previous)
+    return response
+
+
 def init_request_body(app: Flask) -> None:
-    """Install the guard around every request's body (the app's outermost WSGI layer)."""
+    """Install the guard around every request's body (the app's outermost WSGI layer),
+    and drain what a refused request left unread."""
+    app.after_request(drain_refused_body)
     inner = app.wsgi_app
 
     def guarded(environ: dict, start_response):

@@ -196,3 +196,20 @@ def test_the_server_still_answers_everyone_after_the_hostile_requests(server):
     assert server.get("/healthz").status_code == 200
     assert server.get("/t/acme/health").json()["tenant"] == "acme"
     assert requests.get(server.url("/admin/tenants"), headers=ADMIN, timeout=10).ok
+
+
+@pytest.mark.parametrize("path, headers, status", [
+    ("/t/nobody/uploads", [], 404),
+    ("/t/acme/uploads", ["X-Workspace: NOT VALID"], 400),
+], ids=["unknown-tenant", "bad-workspace"])
+def test_a_refused_request_has_its_body_read_and_its_connection_kept(server, path, headers,
+                                                                     status):
+    # Refused before the body was read; gunicorn itself reads at most 64 KiB of it and then
+    # closes, which a proxy still sending it answers with 502. The app reads the rest.
+    body = b"x" * 1_000_000
+    answer = exchange(server.port, request(
+        "POST", path, ["Content-Type: application/octet-stream",
+                       f"Content-Length: {len(body)}", *headers], body),
+        then=request("GET", "/healthz"))
+    assert answer.status == status
+    assert not answer.closed  # the same connection answered the next request
