@@ -25,8 +25,16 @@ def init_request_limits(app: Flask, settings: Settings) -> None:
         view = current_app.view_functions.get(request.endpoint or "")
         uploads = getattr(view, "accepts_uploads", False)
         limit = settings.max_upload_bytes if uploads else settings.max_json_bytes
-        if request.content_length is None and request.environ.get("wsgi.input_terminated"):
-            _buffer_unsized_body(request.environ, limit)
+        environ = request.environ
+        if request.content_length is None and environ.get("wsgi.input_terminated"):
+            _buffer_unsized_body(environ, limit)
+        if request.content_length is not None:
+            if request.content_length > limit:
+                raise ApiError(413, "payload_too_large")
+            # The body has a known length within the limit: let Werkzeug read exactly that
+            # many bytes. Told that the server terminates the input, it would read up to the
+            # limit and call a body of exactly MAX_*_BYTES too large when it asks for more.
+            environ.pop("wsgi.input_terminated", None)
         request.max_content_length = limit
 
 

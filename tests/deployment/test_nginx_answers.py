@@ -103,10 +103,9 @@ def multipart_upload(total: int) -> tuple[bytes, int]:
 
 @pytest.mark.gunicorn
 @pytest.mark.parametrize("total, status", [
-    # Under gunicorn the app refuses a body of MAX_UPLOAD_BYTES itself as well.
-    (MAX_UPLOAD_BYTES - 1, 202),
+    (MAX_UPLOAD_BYTES, 202),
     (MAX_UPLOAD_BYTES + 1, 413),
-], ids=["the-largest-the-app-accepts", "one-byte-over-its-limit"])
+], ids=["exactly-the-apps-limit", "one-byte-over-its-limit"])
 def test_uploads_pass_nginx_up_to_the_apps_limit_and_no_further(deployment, total, status):
     body, size = multipart_upload(total)
     response = requests.post(deployment.nginx.url("/t/acme/uploads"), data=body, timeout=30,
@@ -129,3 +128,20 @@ def test_a_client_cannot_set_the_headers_gunicorn_trusts_from_the_proxy(deployme
     assert direct.status != 200
     through = exchange(deployment.nginx.port, HEALTHZ + header + b"\r\n\r\n")
     assert (through.status, through.json()) == (200, {"status": "ok"})
+
+
+@pytest.mark.gunicorn
+@pytest.mark.parametrize("path, headers, status, code", [
+    ("/t/nobody/uploads", {}, 404, "unknown_tenant"),
+    ("/t/acme/uploads", {"X-Workspace": "Not A Workspace"}, 400, "invalid_workspace_id"),
+    ("/t/closed/uploads", {}, 503, "tenant_disabled"),
+], ids=["unknown-tenant", "bad-workspace", "disabled-tenant"])
+def test_a_large_refused_upload_gets_the_apps_answer_through_nginx_never_502(
+        deployment, path, headers, status, code):
+    # The app refuses before reading the body; it reads the rest before answering, or
+    # gunicorn would close while nginx still sends it (nginx: 502 Bad Gateway).
+    body, _ = multipart_upload(1_000_000)
+    headers = {"Content-Type": "multipart/form-data; boundary=b0undary", **headers}
+    answers = [requests.post(deployment.nginx.url(path), data=body, headers=headers,
+                             timeout=30) for _ in range(10)]
+    assert [(a.status_code, a.json()["error"]) for a in answers] == [(status, code)] * 10
