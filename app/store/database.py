@@ -121,8 +121,9 @@ class SQLiteDatabase:
             raise self._write_failed(exc) from exc
         with self.units.outermost(conn):
             try:
-                yield conn
-                conn.execute("COMMIT")
+                with self.units.undo_first():
+                    yield conn
+                    conn.execute("COMMIT")
                 self.write_refused = False
             except sqlite3.OperationalError as exc:
                 _rollback(conn)

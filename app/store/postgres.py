@@ -137,7 +137,8 @@ class PostgresDatabase:
                 return
             with self._pool.connection() as conn:
                 wrapped = _Connection(conn)
-                with self.units.outermost(wrapped), conn.transaction():
+                with self.units.outermost(wrapped), conn.transaction(), \
+                        self.units.undo_first():
                     conn.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
                     yield wrapped
         except (psycopg.OperationalError, psycopg.DataError, PoolTimeout) as exc:

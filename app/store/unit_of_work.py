@@ -57,6 +57,20 @@ class UnitsOfWork:
         _run(self._pop(last=True).on_commit)
 
     @contextmanager
+    def undo_first(self) -> Iterator[None]:
+        """Inside the outermost transaction, its COMMIT included if it can be: on failure,
+        run the rollback callbacks at once, while the transaction still holds its write
+        lock, and only then let it roll back. Run after the rollback, they would race the
+        next writer (a purge putting directories back while another purge moves them)."""
+        try:
+            yield
+        except BaseException:
+            level = self._levels()[0]
+            actions, level.on_rollback = level.on_rollback, []
+            _run(reversed(actions))
+            raise
+
+    @contextmanager
     def nested(self) -> Iterator[None]:
         """Around a savepoint: its callbacks join the level above, or roll back alone."""
         self._local.levels.append(_Level())

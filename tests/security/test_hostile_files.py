@@ -33,8 +33,10 @@ def sandbox(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def server(sandbox):
-    # The chaos hold route holds a tenant's permit while its upload waits (see below).
-    with seeded_server(sandbox, env={"CHAOS_ENABLED": "1"}) as server:
+    # The chaos hold route holds a tenant's permit while its upload waits (see below); one
+    # tenant's 16 concurrent requests take every thread here, the share of threads aside.
+    with seeded_server(sandbox, env={"CHAOS_ENABLED": "1", "TENANT_MAX_THREAD_SHARE": "1"}) \
+            as server:
         yield server
 
 

@@ -207,9 +207,8 @@ def test_a_refused_request_has_its_body_read_and_its_connection_kept(server, pat
     # Refused before the body was read; gunicorn itself reads at most 64 KiB of it and then
     # closes, which a proxy still sending it answers with 502. The app reads the rest.
     body = b"x" * 1_000_000
-    answer = exchange(server.port, request(
-        "POST", path, ["Content-Type: application/octet-stream",
-                       f"Content-Length: {len(body)}", *headers], body),
-        then=request("GET", "/healthz"))
+    head = ["Content-Type: application/octet-stream", f"Content-Length: {len(body)}", *headers]
+    answer = exchange(server.port, request("POST", path, head, body),
+                      then=request("GET", "/healthz"))
     assert answer.status == status
     assert not answer.closed  # the same connection answered the next request

@@ -2,9 +2,13 @@
 joins it, commits or rolls back with it, and callbacks follow the transaction's fate."""
 from __future__ import annotations
 
+import sqlite3
 import threading
 
+import psycopg
 import pytest
+
+from app.store.postgres import WRITE_LOCK
 
 VALUE = "SELECT value FROM store_meta WHERE key = 'config_version'"
 SET = "UPDATE store_meta SET value = ? WHERE key = 'config_version'"
@@ -105,3 +109,36 @@ def test_other_threads_have_transactions_of_their_own(db):
         thread.join(60)
     assert failures == []
     assert stored(db) in (11, 12)
+
+
+def test_rollback_callbacks_run_while_the_write_lock_is_still_held(db):
+    # Another writer must not start between a failed transaction and its callbacks.
+    seen = []
+
+    def undo():
+        seen.append(_lock_is_free(db))
+
+    with pytest.raises(RuntimeError):
+        with db.write():
+            db.on_rollback(undo)
+            raise RuntimeError("the request failed")
+    assert seen == [False]
+    assert _lock_is_free(db)
+
+
+def _lock_is_free(db) -> bool:
+    """Whether another connection could take the store's write lock right now (no wait)."""
+    if db.dialect == "sqlite":
+        other = sqlite3.connect(db.path, timeout=0, isolation_level=None)
+        try:
+            other.execute("BEGIN IMMEDIATE")
+            other.execute("ROLLBACK")
+            return True
+        except sqlite3.OperationalError:  # database is locked
+            return False
+        finally:
+            other.close()
+    with psycopg.connect(db.url, autocommit=True) as other:
+        with other.transaction():
+            return other.execute("SELECT pg_try_advisory_xact_lock(%s)",
+                                 (WRITE_LOCK,)).fetchone()[0]
