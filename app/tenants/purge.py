@@ -85,10 +85,13 @@ def purge_tenant(store: Store, root: str, tenant_id: str) -> list[str] | None:
         if record is None:
             return None
         others = [r for r in store.tenants.list() if r.tenant_id != tenant_id]
+        # The record first: a store that cannot be written refuses here, before any
+        # directory is touched. (A write-protected SQLite file is opened read-only, and
+        # then BEGIN IMMEDIATE excludes nobody: only a write tells.)
+        store.tenants.purge(tenant_id)
         quarantine = _move_aside(data_root(root), record, others)
         store.db.on_rollback(quarantine.restore)
         store.db.on_commit(quarantine.remove)
-        store.tenants.purge(tenant_id)
     return quarantine.originals
 
 

@@ -113,8 +113,8 @@ from app.tenants import purge
 point = sys.argv[1]
 app = create_app()
 store = app.extensions["tenantgate.store"]
-if point == "before-commit":  # directories moved aside, record not yet deleted
-    store.tenants.purge = lambda tenant_id: os._exit(9)
+if point == "before-commit":  # directories moved aside, the deletion not yet committed
+    store.db.on_commit = lambda action: os._exit(9)
 else:  # deletion committed, directories not yet deleted
     purge.Quarantine.remove = lambda self: os._exit(9)
 with app.app_context():
