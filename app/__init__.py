@@ -1,60 +1,73 @@
-"""Tenantgate: one Flask/WSGI deployment hosting many tenants safely."""
+"""Tenantgate: one Flask/WSGI deployment hosting many tenants safely.
+
+``create_app`` is the composition root: it reads the settings, builds every service once
+in dependency order (``build_services``), stores them under one key, and lets each
+concern wire its routes and hooks with the same ``init_app(app, services)``.
+"""
 from __future__ import annotations
 
 from typing import Any, Mapping
 
 from flask import Flask
+from prometheus_client import CollectorRegistry
 
-from . import admin, chaos, limits, metrics, readiness, runtime, store, tenant_readiness
+from . import admin, chaos, metrics, readiness, runtime, tenant_readiness
 from .errors import register_error_handlers
+from .limits import LimitCollector, open_limiter
+from .metrics import LabelCapCollector, Metrics
 from .openapi import init_api
+from .readiness import Drain, GlobalReadiness, global_checks
 from .request_body import init_request_body
 from .request_limits import init_request_limits
+from .runtime import (RuntimeFactory, TenantRuntimes, ThreadShare, UploadCollector,
+                      UploadPruner)
+from .services import EXTENSION, Services, services_of
 from .settings import Settings, is_setting, load_settings
-
-BACKGROUND_PERMIT_WAIT = 1.0  # seconds a background job waits per attempt for a permit
+from .store import open_store
+from .tenant_readiness import TenantReadiness, TenantReadinessCollector
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
-    """Build an app: settings (environment, then ``config``), store, metrics, blueprints."""
+    """Build an app: settings (environment, then ``config``), services, concerns."""
     config = dict(config or {})
     settings: Settings = load_settings(overrides=config)
     app = Flask(__name__, static_folder=None)
     app.config.update({k: v for k, v in config.items() if not is_setting(k)})
-    app.extensions["tenantgate.settings"] = settings
+    services = build_services(settings, app)
+    app.extensions[EXTENSION] = services
 
-    the_store = store.init_app(app, settings)
-    the_metrics = metrics.init_app(app, the_store, settings)
-    global_readiness = readiness.init_app(app, the_store, the_metrics)
-    tenant_readiness.init_app(app, the_store, settings, global_readiness,
-                              app.extensions["tenantgate.store_collector"])
-
-    api = init_api(app, settings)
-    api.register_blueprint(readiness.blp)
-    api.register_blueprint(tenant_readiness.blp)
-    api.register_blueprint(admin.blp)
-    tenant_host = runtime.init_app(app, the_store, settings, api)
-    limiter = limits.init_app(app, the_store, settings,
-                              app.extensions["tenantgate.store_collector"])
-    # Background work (upload processing) waits for its permit instead of failing.
-    tenant_host.builder.permits = lambda record, name: limiter.hold(
-        record.tenant_id, record.limits, name, wait_seconds=BACKGROUND_PERMIT_WAIT)
-    if settings.chaos_enabled:
-        chaos.init_app(app, api)
-    app.cli.add_command(admin.tenants_cli)
-    api.register_blueprint(metrics.bp)
-
-    # After Api(): our handlers replace flask-smorest's so every error has one shape.
-    register_error_handlers(app)
-    init_request_limits(app, settings)
-    init_request_body(app)
+    init_api(app, services)
+    # In this order: it is the order of the paths in the OpenAPI document.
+    for concern in (readiness, tenant_readiness, admin, runtime, chaos, metrics):
+        concern.init_app(app, services)
+    # After the Api: our handlers replace flask-smorest's so every error has one shape.
+    register_error_handlers(app, services)
+    init_request_limits(app, services)
+    init_request_body(app, services)
     return app
 
 
+def build_services(settings: Settings, app: Flask) -> Services:
+    """Every service, once, each built from the ones before it."""
+    store = open_store(settings)
+    the_metrics = Metrics(CollectorRegistry(auto_describe=True))
+    limiter = open_limiter(settings, store)
+    drain = Drain()
+    global_readiness = GlobalReadiness(global_checks(store, drain), the_metrics)
+    service = TenantReadiness(store, settings, global_readiness.is_ready)
+    factory = RuntimeFactory(settings, store, limiter, app.app_context)
+    return Services(
+        settings=settings, store=store, metrics=the_metrics, limiter=limiter, drain=drain,
+        readiness=global_readiness, tenant_readiness=service,
+        thread_share=ThreadShare(settings.tenant_thread_share),
+        tenants=TenantRuntimes(store, settings, factory),
+        upload_pruner=UploadPruner(store, settings),
+        collectors=(LabelCapCollector(store, settings),
+                    TenantReadinessCollector(store, settings, service),
+                    UploadCollector(store, settings),
+                    LimitCollector(store, settings, limiter)))
+
+
 def close_app(app: Flask) -> None:
-    """Stop what the app started in this process: tenant runtimes (their threads), the store."""
-    app.extensions["tenantgate.tenant_host"].close()
-    app.extensions["tenantgate.tenant_readiness"].close()
-    app.extensions["tenantgate.upload_pruner"].stop()
-    app.extensions["tenantgate.limiter"].close()  # and its private slot directory, if any
-    app.extensions["tenantgate.store"].close()
+    """Stop what the app started in this process (every thread), then close its store."""
+    services_of(app).close()

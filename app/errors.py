@@ -1,14 +1,18 @@
-"""One error path: raise ``ApiError`` anywhere; one handler renders ``{"error": code, ...}``."""
+"""One error path: every error any layer raises is answered ``{"error": code, ...}``.
+
+Domain code (store, limits, tenant runtimes, uploads, purge) raises plain exceptions
+named for what happened; ``ANSWERS`` below is the one table of how each is answered
+(status, code, headers, fields). Views raise ``ApiError`` for refusals of their own;
+Werkzeug's and flask-smorest's HTTP errors are mapped too; anything else is a 500.
+"""
 from __future__ import annotations
 
 import json
 import logging
-from typing import Any
+from typing import Any, Callable
 
 from flask import Flask, Request, g, jsonify
 from werkzeug.exceptions import ClientDisconnected, HTTPException
-
-from .request_body import MalformedBody
 
 log = logging.getLogger(__name__)
 
@@ -30,17 +34,7 @@ _HTTP_CODES = {
 
 
 MALFORMED_BODY = (400, "malformed_body")
-
-
-def domain_errors() -> dict[type[Exception], tuple[int, str]]:
-    """Plain exceptions of the domain, each answered the same way wherever it is raised."""
-    # Imported here: these modules use the store, whose own errors build on this module.
-    from .tenants.purge import PurgeFailed
-
-    return {
-        MalformedBody: MALFORMED_BODY,
-        PurgeFailed: (503, "tenant_storage_unavailable"),
-    }
+RETRY_SOON = {"Retry-After": "1"}
 
 
 class ApiError(Exception):
@@ -56,6 +50,61 @@ class ApiError(Exception):
 
     def body(self) -> dict[str, Any]:
         return {"error": self.code, **self.extra}
+
+
+def _answers() -> dict[type[Exception], Callable[[Any], ApiError]]:
+    """Exception type -> the answer to it. Built when the app is: the domain modules
+    import this one (for ApiError), so importing them here at load time would be a cycle."""
+    from .limits import LimitRefused, UnknownLimit
+    from .request_body import MalformedBody
+    from .runtime.registry import TenantDisabled, TenantNotFound, TenantPending, \
+        TenantUnavailable
+    from .runtime.thread_share import TenantBusy
+    from .runtime.upload_intake import StorageLow, TenantStorageUnavailable
+    from .store import DirectoryTaken, HostTaken, LabelCapReached, QuotaExceeded, \
+        StoreUnavailable
+    from .tenants.purge import PurgeFailed
+
+    return {
+        StoreUnavailable: lambda e: ApiError(503, "store_unavailable", RETRY_SOON),
+        LimitRefused: lambda e: ApiError(429 if e.scope == "tenant" else 503,
+                                         "concurrency_limit", RETRY_SOON, scope=e.scope,
+                                         limit=e.limit),
+        UnknownLimit: lambda e: ApiError(404, "unknown_limit", limit=e.name[:64]),
+        LabelCapReached: lambda e: ApiError(429, "label_cardinality_limit", limit=e.limit),
+        HostTaken: lambda e: ApiError(409, "host_taken", host=e.host),
+        DirectoryTaken: lambda e: ApiError(409, "directory_in_use", field=e.field),
+        QuotaExceeded: lambda e: ApiError(403, "quota_exceeded", quota=e.quota,
+                                          limit=e.limit, used=e.used),
+        StorageLow: lambda e: ApiError(503, "storage_low", {"Retry-After": "60"}),
+        TenantStorageUnavailable: lambda e: ApiError(503, "tenant_storage_unavailable"),
+        PurgeFailed: lambda e: ApiError(503, "tenant_storage_unavailable"),
+        TenantNotFound: lambda e: ApiError(404, "unknown_tenant"),
+        TenantDisabled: lambda e: ApiError(503, "tenant_disabled"),
+        TenantPending: lambda e: ApiError(503, "tenant_pending", RETRY_SOON),
+        TenantUnavailable: lambda e: ApiError(503, "tenant_unavailable",
+                                              {"Retry-After": "5"}),
+        TenantBusy: lambda e: ApiError(429, "tenant_busy", RETRY_SOON, limit=e.per_tenant),
+        MalformedBody: lambda e: ApiError(*MALFORMED_BODY),
+    }
+
+
+ANSWERS: dict[type[Exception], Callable[[Any], ApiError]] = {}
+
+
+def api_error_for(exc: Exception) -> ApiError | None:
+    """How ``exc`` is answered, or None for an exception no code expected (a 500)."""
+    if isinstance(exc, ApiError):
+        return exc
+    if isinstance(exc, HTTPException):
+        return _from_http_exception(exc)
+    if not ANSWERS:
+        ANSWERS.update(_answers())
+    for kind in type(exc).__mro__:
+        answer = ANSWERS.get(kind)
+        if answer is not None:
+            return answer(exc)
+    return None
 
 
 def _render(error: ApiError):
@@ -139,24 +188,20 @@ def was_unhandled() -> bool:
     return g.get("unhandled_error", False)
 
 
-def register_error_handlers(app: Flask) -> None:
+def register_error_handlers(app: Flask, services) -> None:
     """Make every 4xx/5xx, from any layer, a JSON body with an ``error`` code."""
     app.request_class = JsonRequest
+    ANSWERS.update(_answers())
 
-    @app.errorhandler(ApiError)
-    def handle_api_error(error: ApiError):
-        return _render(error)
+    def handle(exc: Exception):
+        answer = api_error_for(exc)
+        if answer is None:
+            # The traceback goes to the log for operators, never into the response body.
+            log.exception("unhandled error")
+            g.unhandled_error = True  # counted in flask_http_request_exceptions_total
+            answer = ApiError(500, "internal_error")
+        return _render(answer)
 
-    for exc_type, (status, code) in domain_errors().items():
-        app.register_error_handler(exc_type, lambda exc, s=status, c=code: _render(ApiError(s, c)))
-
-    @app.errorhandler(HTTPException)
-    def handle_http_exception(exc: HTTPException):
-        return _render(_from_http_exception(exc))
-
-    @app.errorhandler(Exception)
-    def handle_unexpected(exc: Exception):
-        # The traceback goes to the log for operators, never into the response body.
-        log.exception("unhandled error")
-        g.unhandled_error = True  # counted in flask_http_request_exceptions_total
-        return _render(ApiError(500, "internal_error"))
+    # HTTPException too: it replaces the handler flask-smorest registered for it.
+    for kind in (Exception, HTTPException):
+        app.register_error_handler(kind, handle)

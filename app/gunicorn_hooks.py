@@ -20,6 +20,7 @@ from prometheus_client import multiprocess
 
 from .management import ManagementServer, bind_management_socket
 from .metrics.multiprocess_folding import fold_dead_worker
+from .services import services_of
 from .settings import ServerSettings, SettingsError, load_settings
 from .store import open_store
 from .tenants.purge import recover as recover_purges
@@ -74,9 +75,10 @@ def post_worker_init(worker, server_settings: ServerSettings) -> None:
         ManagementServer(_management_socket, worker.wsgi,
                          server_settings.management_threads).start()
     app = worker.wsgi
-    app.extensions["tenantgate.upload_pruner"].start()
-    drain = app.extensions["tenantgate.drain"]
-    seconds = app.extensions["tenantgate.settings"].shutdown_drain_seconds
+    found = services_of(app)
+    found.upload_pruner.start()
+    drain = found.drain
+    seconds = found.settings.shutdown_drain_seconds
     graceful_exit = worker.handle_exit
 
     def on_sigterm(sig, frame):

@@ -60,13 +60,18 @@ def _setting_bounds(settings: Settings):
     return setting_bounds
 
 
-def init_api(app: Flask, settings: Settings) -> TenantgateApi:
+def init_api(app: Flask, services) -> TenantgateApi:
     for key, value in SPEC_CONFIG.items():
         app.config.setdefault(key, value)
     api = TenantgateApi(app)
-    api.ma_plugin.converter.add_attribute_function(_setting_bounds(settings))
+    api.ma_plugin.converter.add_attribute_function(_setting_bounds(services.settings))
     api.spec.components.security_scheme(
         "AdminKey", {"type": "apiKey", "in": "header", "name": "X-Admin-Key"})
     api.spec.components.security_scheme(
         "ApiKey", {"type": "apiKey", "in": "header", "name": "X-API-Key"})
     return api
+
+
+def api_of(app: Flask) -> TenantgateApi:
+    """The app's Api (flask-smorest keeps it under its own extension key)."""
+    return app.extensions["flask-smorest"]["apis"][""]["ext_obj"]

@@ -105,7 +105,7 @@ def drain_refused_body(response: Response) -> Response:
     return response
 
 
-def init_request_body(app: Flask) -> None:
+def init_request_body(app: Flask, services) -> None:
     """Install the guard around every request's body (the app's outermost WSGI layer),
     and drain what a refused request left unread."""
     app.after_request(drain_refused_body)

@@ -17,7 +17,8 @@ def accepts_uploads(view: Callable) -> Callable:
     return view
 
 
-def init_request_limits(app: Flask, settings: Settings) -> None:
+def init_request_limits(app: Flask, services) -> None:
+    settings: Settings = services.settings
     app.config["MAX_CONTENT_LENGTH"] = max(settings.max_upload_bytes, settings.max_json_bytes)
 
     @app.before_request

@@ -1,6 +1,8 @@
 """Every 4xx/5xx anywhere is JSON {"error": ...}; a 500 never carries a traceback."""
 from __future__ import annotations
 
+from app.services import services_of
+
 import pytest
 from flask import Blueprint, request
 
@@ -66,4 +68,4 @@ def test_many_apps_in_one_process_do_not_collide(tmp_path):
                         "TENANT_DATA_ROOT": str(tmp_path / "t")}) for i in range(5)]
     for each in apps:
         assert each.test_client().get("/metrics").status_code == 200
-        each.extensions["tenantgate.store"].close()
+        services_of(each).store.close()

@@ -5,12 +5,12 @@ import json
 import sys
 
 import click
-from flask import current_app
 from flask.cli import AppGroup
 from marshmallow import ValidationError
 
-from ..errors import ApiError
-from ..store import StoreUnavailable, get_store
+from ..errors import ApiError, api_error_for
+from ..services import services
+from ..store import StoreUnavailable
 from ..tenants.ids import check_tenant_id
 from ..tenants.purge import PurgeFailed, purge_tenant
 from ..tenants.registration import put_tenant
@@ -39,20 +39,25 @@ def _describe(error: ApiError) -> str:
 
 
 def _run(action):
+    """Run ``action``; a refusal is one line on stderr and exit status 1, as the API would
+    answer it (app/errors.py), with the detail an operator at the console may see."""
     try:
         return action()
     except StoreUnavailable as exc:
         _fail(f"store unavailable: {exc}")
-    except ApiError as exc:
-        _fail(_describe(exc))
     except PurgeFailed as exc:
         _fail(str(exc))
+    except Exception as exc:  # answered like the API: anything unexpected goes on up
+        answer = api_error_for(exc)
+        if answer is None:
+            raise
+        _fail(_describe(answer))
 
 
 @tenants_cli.command("list")
 def list_tenants():
     """List every tenant."""
-    records = _run(lambda: get_store().tenants.list())
+    records = _run(lambda: services().store.tenants.list())
     print_tenant_table([r.as_dict() for r in records])
 
 
@@ -61,7 +66,7 @@ def list_tenants():
 def show(tenant):
     """Show one tenant as JSON."""
     tenant = _tenant_arg(tenant)
-    record = _run(lambda: get_store().tenants.get(tenant))
+    record = _run(lambda: services().store.tenants.get(tenant))
     if record is None:
         _fail(f"unknown tenant {tenant}")
     click.echo(json.dumps(record.as_dict(), indent=2, sort_keys=True))
@@ -91,8 +96,8 @@ def put(tenant, data_dir, uploads_dir, enabled, hosts, limits, quota, extra):
         body = TenantPutSchema().load(body)
     except ValidationError as exc:
         _fail(f"invalid options: {json.dumps(exc.messages, sort_keys=True)}")
-    settings = current_app.extensions["tenantgate.settings"]
-    record, created = _run(lambda: put_tenant(get_store(), settings, tenant, body))
+    settings = services().settings
+    record, created = _run(lambda: put_tenant(services().store, settings, tenant, body))
     click.echo(f"{'created' if created else 'updated'} tenant {tenant}")
     click.echo(json.dumps(record.as_dict(), indent=2, sort_keys=True))
 
@@ -102,7 +107,7 @@ def put(tenant, data_dir, uploads_dir, enabled, hosts, limits, quota, extra):
 def disable(tenant):
     """Disable a tenant (its record and label stay)."""
     tenant = _tenant_arg(tenant)
-    if _run(lambda: get_store().tenants.disable(tenant)) is None:
+    if _run(lambda: services().store.tenants.disable(tenant)) is None:
         _fail(f"unknown tenant {tenant}")
     click.echo(f"disabled tenant {tenant}")
 
@@ -115,8 +120,8 @@ def purge(tenant, yes):
     tenant = _tenant_arg(tenant)
     if not yes and not click.confirm(f"Purge tenant {tenant}?", default=False):
         _fail("not confirmed; nothing changed")
-    root = current_app.extensions["tenantgate.settings"].data_root
-    if _run(lambda: purge_tenant(get_store(), root, tenant)) is None:
+    root = services().settings.data_root
+    if _run(lambda: purge_tenant(services().store, root, tenant)) is None:
         _fail(f"unknown tenant {tenant}")
     click.echo(f"purged tenant {tenant}")
 

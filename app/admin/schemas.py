@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import re
 
-from flask import current_app
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates
 
 from .. import free_json
+from ..services import services
 from ..limits.names import RESERVED_NAMES
 from ..settings import DEFAULT_TENANT_LIMITS
 from ..tenants.hosts import normalize_host
@@ -64,7 +64,7 @@ class NamedLimits(fields.Dict):
             **kwargs)
 
     def _deserialize(self, value, attr, data, **kwargs):
-        cap = current_app.extensions["tenantgate.settings"].max_limits_per_tenant
+        cap = services().settings.max_limits_per_tenant
         if isinstance(value, dict) and len(set(value) | set(DEFAULT_TENANT_LIMITS)) > cap:
             raise ValidationError(f"At most {cap} named limits, the "
                                   f"{len(DEFAULT_TENANT_LIMITS)} defaults included.")

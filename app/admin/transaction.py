@@ -13,10 +13,9 @@ from functools import wraps
 from typing import Callable
 
 from flask import current_app, request
-from werkzeug.exceptions import HTTPException
 
-from ..errors import ApiError
-from ..store import get_store
+from ..errors import api_error_for
+from ..services import services
 
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 
@@ -29,8 +28,11 @@ class _Failed(Exception):
         self.response = response
 
 
-def _status(exc: Exception) -> int:
-    return exc.status if isinstance(exc, ApiError) else (exc.code or 500)
+def _is_refusal(exc: Exception) -> bool:
+    """A 4xx the request chose (kept: counting a refusal is part of refusing); anything
+    else, a 5xx or an exception no code expected, undoes the request's writes."""
+    answer = api_error_for(exc)
+    return answer is not None and answer.status < 500
 
 
 def in_one_transaction(view: Callable) -> Callable:
@@ -41,11 +43,11 @@ def in_one_transaction(view: Callable) -> Callable:
             return view(*args, **kwargs)
         refusal = None
         try:
-            with get_store().db.write():
+            with services().store.db.write():
                 try:
                     response = current_app.make_response(view(*args, **kwargs))
-                except (ApiError, HTTPException) as exc:
-                    if _status(exc) >= 500:
+                except Exception as exc:  # sorted below: a refusal commits, the rest undoes
+                    if not _is_refusal(exc):
                         raise
                     refusal = exc
                 else:

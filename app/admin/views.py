@@ -1,13 +1,13 @@
 """/admin/tenants: operators manage tenants at runtime (contract sec. 7)."""
 from __future__ import annotations
 
-from flask import current_app, request
+from flask import request
 from flask.views import MethodView
 
 from ..openapi import Blueprint
 from ..api_keys import require_key
 from ..errors import ApiError
-from ..store import get_store
+from ..services import services
 from ..tenants.ids import check_tenant_id
 from ..tenants.purge import purge_tenant
 from ..tenants.registration import put_tenant
@@ -22,13 +22,9 @@ blp = Blueprint("admin", __name__, url_prefix="/admin",
 ADMIN_KEY = [{"AdminKey": []}]
 
 
-def _settings():
-    return current_app.extensions["tenantgate.settings"]
-
-
 @blp.before_request
 def authenticate():
-    require_key("X-Admin-Key", _settings().admin_keys)
+    require_key("X-Admin-Key", services().settings.admin_keys)
 
 
 @blp.before_request
@@ -55,7 +51,7 @@ def _view(record) -> dict:
 
 
 def _get_or_404(tenant: str):
-    record = get_store().tenants.get(tenant)
+    record = services().store.tenants.get(tenant)
     if record is None:
         raise ApiError(404, "unknown_tenant")
     return record
@@ -68,7 +64,7 @@ class Tenants(MethodView):
     @blp.doc(security=ADMIN_KEY)
     def get(self):
         """List every tenant."""
-        return {"tenants": [_view(r) for r in get_store().tenants.list()]}
+        return {"tenants": [_view(r) for r in services().store.tenants.list()]}
 
 
 @blp.route("/tenants/<tenant>")
@@ -95,7 +91,7 @@ class Tenant(MethodView):
     @blp.doc(security=ADMIN_KEY)
     def put(self, body, tenant):
         """Create (201) or replace (200) a tenant; omitted fields take their defaults."""
-        record, created = put_tenant(get_store(), _settings(), tenant, body)
+        record, created = put_tenant(services().store, services().settings, tenant, body)
         return _view(record), 201 if created else 200
 
     @blp.arguments(DeleteQuerySchema(), location="query", error_status_code=400)
@@ -107,12 +103,12 @@ class Tenant(MethodView):
     def delete(self, query, tenant):
         """Disable and unload a tenant; ``?purge=1`` also removes its record (freeing its
         label) and its directories, answering which were removed."""
-        store = get_store()
+        store = services().store
         _get_or_404(tenant)
         if not query["purge"]:
             store.tenants.disable(tenant)
             return {"tenant_id": tenant, "enabled": False, "purged": False}
-        removed = purge_tenant(store, _settings().data_root, tenant)
+        removed = purge_tenant(store, services().settings.data_root, tenant)
         if removed is None:
             raise ApiError(404, "unknown_tenant")  # purged meanwhile by another request
         return {"tenant_id": tenant, "enabled": False, "purged": True, "removed": removed}
@@ -127,5 +123,5 @@ class Recheck(MethodView):
     def post(self, tenant):
         """Run the tenant's validator now and answer the tenant with its new health."""
         _get_or_404(tenant)
-        current_app.extensions["tenantgate.tenant_host"].recheck(tenant)
+        services().tenants.recheck(tenant)
         return _view(_get_or_404(tenant))

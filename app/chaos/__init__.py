@@ -4,9 +4,12 @@ from __future__ import annotations
 from flask import Flask
 
 
-def init_app(app: Flask, api) -> None:
-    """Serve the chaos routes; create_app calls this only when CHAOS_ENABLED=1."""
+def init_app(app: Flask, services) -> None:
+    """Serve the chaos routes, only when CHAOS_ENABLED=1."""
+    if not services.settings.chaos_enabled:
+        return
+    # Imported here: the routes exist only when fault injection is on.
     from ..runtime.dispatch import register_tenant_blueprint
     from .views import blp
 
-    register_tenant_blueprint(app, blp, api)
+    register_tenant_blueprint(app, blp)

@@ -5,17 +5,15 @@ from contextlib import contextmanager
 from functools import wraps
 from typing import Callable, Iterator
 
-from flask import current_app
-
 from ..runtime.dispatch import tenant_runtime
+from ..services import services
 
 
 @contextmanager
 def tenant_limit(name: str) -> Iterator[None]:
     """Hold the request tenant's ``name`` limit (tenant, then global) for the block."""
     runtime = tenant_runtime()
-    limiter = current_app.extensions["tenantgate.limiter"]
-    with limiter.hold(runtime.tenant, runtime.record.limits, name):
+    with services().limiter.hold(runtime.tenant, runtime.record.limits, name):
         yield
 
 

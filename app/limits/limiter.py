@@ -4,12 +4,15 @@ from __future__ import annotations
 from contextlib import contextmanager
 from typing import Iterator, Mapping
 
-from ..errors import ApiError
 from ..settings import Settings
 from .local import GLOBAL_OWNER, LocalBackend
 from .names import chain, tenant_limits
-from .pair import LimitRefused, Step, hold
+from .pair import LimitRefused, Step, UnknownLimit, hold
 from .rejections import RejectionCounter
+
+# Background work (processing an upload) waits this long per attempt for a permit, and
+# tries again later when refused, instead of failing as a request would.
+BACKGROUND_WAIT_SECONDS = 1.0
 
 
 class Limiter:
@@ -22,7 +25,7 @@ class Limiter:
         mine = tenant_limits(overrides)
         found = chain(name, mine, self.settings.global_limits)
         if not found:
-            raise ApiError(404, "unknown_limit", limit=name[:64])
+            raise UnknownLimit(name)
         return [Step(scope, limit, self.backend.semaphore(
                     tenant if scope == "tenant" else GLOBAL_OWNER, limit,
                     mine[limit] if scope == "tenant" else self.settings.global_limits[limit]))
@@ -47,6 +50,10 @@ class Limiter:
             yield
         finally:
             permits.__exit__(None, None, None)
+
+    def background_hold(self, tenant: str, overrides: Mapping[str, int], name: str):
+        """``hold`` for background work: it may wait BACKGROUND_WAIT_SECONDS."""
+        return self.hold(tenant, overrides, name, wait_seconds=BACKGROUND_WAIT_SECONDS)
 
     def close(self) -> None:
         self.counter.stop()

@@ -13,13 +13,15 @@ from .local import GLOBAL_OWNER
 from .names import tenant_limits
 
 
-class LimitFamilies:
+class LimitCollector:
+    """A scrape-time collector (``collect()``), as prometheus_client's collectors are."""
+
     def __init__(self, store: Store, settings: Settings, limiter: Limiter):
         self._store = store
         self._settings = settings
         self._limiter = limiter
 
-    def __call__(self) -> Iterable[Metric]:
+    def collect(self) -> Iterable[Metric]:
         backend = self._limiter.backend
         capacity = GaugeMetricFamily("global_limit_capacity", "Server-wide limit capacity",
                                      labels=["limit"])

@@ -11,8 +11,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Callable, Iterator, Protocol
 
-from ..errors import ApiError
-
 
 class Semaphore(Protocol):
     def try_acquire(self) -> "Releasable | None": ...
@@ -29,14 +27,21 @@ class Step:
     semaphore: Semaphore
 
 
-class LimitRefused(ApiError):
-    """429 for a tenant limit, 503 for a global one; both with Retry-After."""
+class LimitRefused(Exception):
+    """No permit of ``limit`` in ``scope`` ("tenant" or "global") was free in time."""
 
     def __init__(self, scope: str, limit: str):
-        super().__init__(429 if scope == "tenant" else 503, "concurrency_limit",
-                         headers={"Retry-After": "1"}, scope=scope, limit=limit)
+        super().__init__(f"{scope} limit {limit} is full")
         self.scope = scope
         self.limit = limit
+
+
+class UnknownLimit(LookupError):
+    """Neither the tenant nor the server has a limit of this name."""
+
+    def __init__(self, name: str):
+        super().__init__(f"no limit named {name!r}")
+        self.name = name
 
 
 @contextmanager

@@ -2,25 +2,17 @@
 from __future__ import annotations
 
 from flask import Flask
-from prometheus_client import CollectorRegistry
 
-from ..settings import Settings
-from ..store import Store
-
+from ..openapi import api_of
 from .definitions import Metrics
 from .exposition import bp
 from .http import HttpRecorder
-from .store_collector import StoreCollector
+from .store_collector import LabelCapCollector
 
-__all__ = ["Metrics", "StoreCollector", "bp", "init_app"]
+__all__ = ["LabelCapCollector", "Metrics", "bp", "init_app"]
 
 
-def init_app(app: Flask, store: Store, settings: Settings) -> Metrics:
-    registry = CollectorRegistry(auto_describe=True)
-    metrics = Metrics(registry)
-    HttpRecorder(metrics).init_app(app)
-    app.extensions["tenantgate.metrics"] = metrics
-    collector = StoreCollector(store, settings)
-    app.extensions["tenantgate.store_collector"] = collector
-    app.extensions["tenantgate.scrape_collectors"] = [collector]
-    return metrics
+def init_app(app: Flask, services) -> None:
+    """Time and count every request; serve /metrics."""
+    HttpRecorder(services.metrics).init_app(app)
+    api_of(app).register_blueprint(bp)

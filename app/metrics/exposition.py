@@ -1,17 +1,44 @@
 """/metrics: per-process metrics (or all workers' under gunicorn) plus scrape-time collectors."""
 from __future__ import annotations
 
-from flask import Response, current_app
+import logging
+from typing import Iterable
+
+from flask import Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client.core import Metric
 
 from ..openapi import Blueprint
+from ..services import services
+from ..store import StoreUnavailable
 from .multiprocess_folding import LockedMultiProcessCollector
+
+log = logging.getLogger(__name__)
 
 bp = Blueprint("metrics", __name__, description="Prometheus exposition")
 
 
+class Guarded:
+    """A scrape-time collector whose failure costs its own families only, never the scrape."""
+
+    def __init__(self, collector):
+        self._collector = collector
+
+    def describe(self) -> Iterable[Metric]:
+        return []  # computed per scrape: nothing to describe ahead
+
+    def collect(self) -> Iterable[Metric]:
+        try:
+            yield from self._collector.collect()
+        except StoreUnavailable as exc:
+            # The scrape still answers; readiness_check_ok{check="store"} tells the story.
+            log.warning("store unavailable during scrape: %s", exc)
+        except Exception:  # one broken collector must not take /metrics down with it
+            log.exception("scrape-time collector %s failed", type(self._collector).__name__)
+
+
 def build_scrape_registry(app_registry: CollectorRegistry, multiproc_dir: str | None,
-                          collectors: list) -> CollectorRegistry:
+                          collectors: Iterable) -> CollectorRegistry:
     """A fresh registry per scrape, so scrape-time collectors are never registered twice."""
     registry = CollectorRegistry(auto_describe=False)
     if multiproc_dir:
@@ -21,7 +48,7 @@ def build_scrape_registry(app_registry: CollectorRegistry, multiproc_dir: str | 
     else:
         registry.register(app_registry)
     for collector in collectors:
-        registry.register(collector)
+        registry.register(Guarded(collector))
     return registry
 
 
@@ -30,9 +57,7 @@ def build_scrape_registry(app_registry: CollectorRegistry, multiproc_dir: str | 
                            "content": {CONTENT_TYPE_LATEST: {"schema": {"type": "string"}}}}})
 def metrics():
     """Every metric: this process's (or all workers' under gunicorn) and the scrape-time ones."""
-    ext = current_app.extensions
-    settings = ext["tenantgate.settings"]
-    registry = build_scrape_registry(ext["tenantgate.metrics"].registry,
-                                     settings.multiproc_dir,
-                                     ext.get("tenantgate.scrape_collectors", []))
+    found = services()
+    registry = build_scrape_registry(found.metrics.registry, found.settings.multiproc_dir,
+                                     found.collectors)
     return Response(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)

@@ -1,17 +1,18 @@
 """/healthz (liveness) and /readyz (global readiness), exactly as the contract locks them."""
 from __future__ import annotations
 
-from flask import current_app, jsonify
+from flask import jsonify
 
 from ..openapi import Blueprint
 from ..errors import ApiError
+from ..services import services
 from .schemas import CheckQuerySchema, ReadinessQuerySchema, ReadinessSchema, StatusSchema
 
 blp = Blueprint("readiness", __name__, description="Liveness and global readiness")
 
 
 def _readiness():
-    return current_app.extensions["tenantgate.readiness"]
+    return services().readiness
 
 
 def _status(ready: bool) -> str:

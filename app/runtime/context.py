@@ -11,7 +11,9 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Iterator
 
-from flask import current_app, g, has_app_context, has_request_context
+from flask import g, has_app_context, has_request_context
+
+from ..services import services
 
 FALLBACK_TENANT, FALLBACK_WORKSPACE = "default", "main"
 
@@ -50,8 +52,9 @@ def current_tenant(component: str = "unknown") -> TenantContext:
         return context
     if not has_app_context():
         raise RuntimeError("current_tenant() needs an application context")
-    if current_app.extensions["tenantgate.settings"].tenancy_strict:
+    found = services()
+    if found.settings.tenancy_strict:
         raise RuntimeError(f"no tenant context in {component} (ENABLE_TENANCY_STRICT=1)")
-    current_app.extensions["tenantgate.metrics"].tenancy_fallback.labels(
+    found.metrics.tenancy_fallback.labels(
         tenant=FALLBACK_TENANT, workspace=FALLBACK_WORKSPACE, component=component).inc()
     return TenantContext(FALLBACK_TENANT, FALLBACK_WORKSPACE)

@@ -6,14 +6,16 @@ Application teams register their own tenant-scoped blueprints the same way.
 """
 from __future__ import annotations
 
-from flask import Blueprint, Flask, current_app, g, request
+import flask_smorest
+from flask import Blueprint, Flask, g, request
 
-from ..errors import ApiError
 from ..limits.names import THREAD_SHARE_LIMIT
+from ..openapi import api_of
+from ..services import services
 from ..tenants.ids import check_tenant_id, check_workspace_id
 from .context import TenantContext, push_request_context
 from .tenant_runtime import TenantRuntime
-from .thread_share import ThreadShare
+from .thread_share import TenantBusy
 
 TENANT_PREFIX = "/t/<tenant>"
 
@@ -24,38 +26,30 @@ def _take_tenant_from_path(endpoint, values):
 
 
 def _enter_tenant():
-    host = current_app.extensions["tenantgate.tenant_host"]
+    found = services()
     tenant = g.pop("tenant_in_path", None)
     if tenant is not None:
         check_tenant_id(tenant)
     else:
-        tenant = host.tenant_for_host(request.host) or \
-            current_app.extensions["tenantgate.settings"].default_tenant
+        tenant = found.tenants.tenant_for_host(request.host) or found.settings.default_tenant
     workspace = check_workspace_id(request.headers.get("X-Workspace", "main"))
-    _take_thread_share(tenant)
-    g.tenant_runtime = host.runtime(tenant)
+    _take_thread_share(found, tenant)
+    g.tenant_runtime = found.tenants.runtime(tenant)
     push_request_context(TenantContext(tenant, workspace))
 
 
-def _take_thread_share(tenant: str) -> None:
-    share = current_app.extensions["tenantgate.thread_share"]
-    if not share.try_enter(tenant):
-        current_app.extensions["tenantgate.limiter"].counter.add(tenant, THREAD_SHARE_LIMIT,
-                                                                 "tenant")
-        raise ApiError(429, "tenant_busy", headers={"Retry-After": "1"},
-                       limit=share.per_tenant)
+def _take_thread_share(found, tenant: str) -> None:
+    if not found.thread_share.try_enter(tenant):
+        found.limiter.counter.add(tenant, THREAD_SHARE_LIMIT, "tenant")
+        raise TenantBusy(found.thread_share.per_tenant)
     g.tenant_thread_share = tenant
 
 
-def _leave_thread_share(exc: BaseException | None = None) -> None:
+def leave_thread_share(exc: BaseException | None = None) -> None:
+    """teardown_request: the request's slot of its tenant's thread share, given back."""
     tenant = g.pop("tenant_thread_share", None)
     if tenant is not None:
-        current_app.extensions["tenantgate.thread_share"].leave(tenant)
-
-
-def init_thread_share(app: Flask, share: ThreadShare) -> None:
-    app.extensions["tenantgate.thread_share"] = share
-    app.teardown_request(_leave_thread_share)
+        services().thread_share.leave(tenant)
 
 
 def tenant_runtime() -> TenantRuntime:
@@ -63,14 +57,16 @@ def tenant_runtime() -> TenantRuntime:
     return g.tenant_runtime
 
 
-def register_tenant_blueprint(app: Flask, blueprint: Blueprint, api=None) -> None:
+def register_tenant_blueprint(app: Flask, blueprint: Blueprint) -> None:
     """Serve ``blueprint`` for every tenant: under /t/<t>/ and un-prefixed (host or default).
 
     Its views run with the TenantContext on ``flask.g`` (``current_tenant()``) and
     the tenant's runtime (``tenant_runtime()``); unknown, disabled, failed and
-    pending tenants are answered before the view runs.
+    pending tenants are answered before the view runs. A flask-smorest blueprint is also
+    described in the OpenAPI document.
     """
-    register = api.register_blueprint if api is not None else app.register_blueprint
+    documented = isinstance(blueprint, flask_smorest.Blueprint)
+    register = api_of(app).register_blueprint if documented else app.register_blueprint
     default_name = f"{blueprint.name}_default_tenant"
     own_prefix = (blueprint.url_prefix or "").rstrip("/")
     register(blueprint, url_prefix=TENANT_PREFIX + own_prefix)

@@ -13,12 +13,14 @@ from .upload_intake import free_bytes
 log = logging.getLogger(__name__)
 
 
-class UploadFamilies:
+class UploadCollector:
+    """A scrape-time collector (``collect()``), as prometheus_client's collectors are."""
+
     def __init__(self, store: Store, settings: Settings):
         self._store = store
         self._settings = settings
 
-    def __call__(self) -> Iterable[Metric]:
+    def collect(self) -> Iterable[Metric]:
         yield from self._storage()
         records = self._store.tenants.first(self._settings.max_tenant_labels)
         held = self._store.uploads.bytes_by_tenant(r.tenant_id for r in records)

@@ -1,31 +1,34 @@
-"""Per-worker tenant registry: eager or lazy runtimes, health, and resolution by host.
+"""TenantRegistry: this worker's tenant runtimes, each built lazily, validated, with health.
 
-A lazy tenant is built on first use, once per worker even when many threads hit
-it at once (a lock per tenant). A failed build or validation leaves the tenant
-disabled until ``recheck`` or re-registration; it is not retried per request.
+A tenant is registered with a factory; its runtime is built on first ``resolve``, once
+per worker even when many threads hit it at once (the entry's lock), and validated
+before it is served. A failed build or validation leaves the tenant disabled until
+``recheck`` or re-registration; it is not retried per request. Health changes go to a
+sink (the store), so every worker and the admin API agree.
 """
 from __future__ import annotations
 
 import logging
 import threading
-from concurrent.futures import Future
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable
+from typing import Any, Callable
 
-from ..tenants.hosts import normalize_host
-from .health import (DISABLED, HEALTHY, PENDING, TRANSIENT, UNVERIFIED, Outcome,
-                     ValidationFailure, next_state, outcome_of)
+from .health import DISABLED, HEALTHY, PENDING, UNVERIFIED, next_state
+from .validation import Validator, ValidatorCall
 
 log = logging.getLogger(__name__)
 
 Factory = Callable[[], Any]
-Validator = Callable[[Any], Any]
-# Called with (tenant_id, state, reason) whenever health changes; persists it.
+# Called with (tenant_id, state, reason) whenever validation decides; persists it.
 HealthSink = Callable[[str, str, str | None], None]
 
 
 class TenantNotFound(LookupError):
-    pass
+    """No such tenant is registered (in the store, or in this worker)."""
+
+
+class TenantDisabled(Exception):
+    """An operator disabled the tenant."""
 
 
 class TenantUnavailable(Exception):
@@ -39,16 +42,13 @@ class TenantPending(Exception):
 @dataclass
 class _Entry:
     tenant_id: str
-    factory: Factory | None
-    validator: Validator | None
-    hosts: tuple[str, ...]
+    factory: Factory
+    validation: ValidatorCall
     health: str
+    reason: str | None
+    version: str  # the stored record's updated_at this entry was built from
     runtime: Any = None
-    reason: str | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
-    meta: dict = field(default_factory=dict)
-    # The latest validator call; one abandoned at its deadline may still be running.
-    validating: Future | None = None
 
 
 def _stop(runtime: Any) -> None:
@@ -61,35 +61,28 @@ class TenantRegistry:
     def __init__(self, health_sink: HealthSink | None = None, validator_timeout: float = 5.0,
                  build_wait: float = 2.0):
         self._entries: dict[str, _Entry] = {}
-        self._hosts: dict[str, str] = {}
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # the map only; never held while building
         self._sink = health_sink or (lambda tenant, state, reason: None)
         self._validator_timeout = validator_timeout
         self._build_wait = build_wait
 
     # -- registration ------------------------------------------------------------------
-    def register(self, tenant_id: str, runtime: Any, hosts: Iterable[str] = (),
-                 validator: Validator | None = None, **meta) -> str:
-        """Register an already built runtime; validates it now. Returns its health."""
-        entry = _Entry(tenant_id, None, validator, self._norm(hosts), PENDING, runtime=runtime,
-                       meta=meta)
-        with entry.lock:  # held from installation on: nobody is served before validation
-            self._install(entry)
-            return self._validate(entry)
-
-    def register_lazy(self, tenant_id: str, factory: Factory, hosts: Iterable[str] = (),
-                      validator: Validator | None = None, health: str = PENDING,
-                      reason: str | None = None, **meta) -> None:
-        """Register a factory; the runtime is built on first ``resolve``."""
-        self._install(_Entry(tenant_id, factory, validator, self._norm(hosts), health,
-                             reason=reason, meta=meta))
+    def register(self, tenant_id: str, factory: Factory, validator: Validator | None = None,
+                 health: str = PENDING, reason: str | None = None, version: str = "") -> None:
+        """Register (or re-register) a tenant; its runtime is built on first ``resolve``."""
+        entry = _Entry(tenant_id, factory, ValidatorCall(tenant_id, validator,
+                                                         self._validator_timeout),
+                       health, reason, version)
+        with self._lock:
+            old = self._entries.get(tenant_id)
+            self._entries[tenant_id] = entry
+        if old is not None and old.runtime is not None:
+            _stop(old.runtime)
 
     def unregister(self, tenant_id: str) -> bool:
         with self._lock:
             entry = self._entries.pop(tenant_id, None)
-            if entry:
-                self._drop_hosts(entry)
-        if entry and entry.runtime is not None:
+        if entry is not None and entry.runtime is not None:
             _stop(entry.runtime)
         return entry is not None
 
@@ -105,24 +98,21 @@ class TenantRegistry:
     def __contains__(self, tenant_id: str) -> bool:
         return tenant_id in self._entries
 
-    def entry_meta(self, tenant_id: str) -> dict | None:
+    def version(self, tenant_id: str) -> str | None:
         entry = self._entries.get(tenant_id)
-        return entry.meta if entry else None
+        return entry.version if entry else None
 
     def health(self, tenant_id: str) -> str | None:
         entry = self._entries.get(tenant_id)
         return entry.health if entry else None
 
     def is_built(self, tenant_id: str) -> bool:
+        """Whether this worker holds the tenant's runtime (what unloading stops)."""
         entry = self._entries.get(tenant_id)
         return entry is not None and entry.runtime is not None
 
-    def resolve_by_host(self, host: str) -> str | None:
-        normal = normalize_host(host)
-        return self._hosts.get(normal) if normal else None
-
     def resolve(self, tenant_id: str) -> Any:
-        """The tenant's runtime, built now if lazy; raises when unknown, failed or pending."""
+        """The tenant's runtime, built now if needed; raises when unknown, failed or pending."""
         while True:
             entry = self._entries.get(tenant_id)
             if entry is None:
@@ -152,8 +142,6 @@ class TenantRegistry:
             raise TenantNotFound(tenant_id)
         with entry.lock:
             if entry.runtime is None:
-                if entry.factory is None:
-                    return entry.health, entry.reason
                 entry.health = entry.health if entry.health != DISABLED else PENDING
                 self._build(entry, recheck=True)
             else:
@@ -161,22 +149,6 @@ class TenantRegistry:
             return entry.health, entry.reason
 
     # -- internals ---------------------------------------------------------------------
-    def _install(self, entry: _Entry) -> None:
-        with self._lock:
-            old = self._entries.get(entry.tenant_id)
-            if old:
-                self._drop_hosts(old)
-            self._entries[entry.tenant_id] = entry
-            for host in entry.hosts:
-                self._hosts[host] = entry.tenant_id
-        if old and old.runtime is not None and old.runtime is not entry.runtime:
-            _stop(old.runtime)
-
-    def _drop_hosts(self, entry: _Entry) -> None:
-        for host in entry.hosts:
-            if self._hosts.get(host) == entry.tenant_id:
-                del self._hosts[host]
-
     def _build(self, entry: _Entry, recheck: bool = False) -> None:
         try:
             runtime = entry.factory()
@@ -190,48 +162,15 @@ class TenantRegistry:
         entry.runtime = runtime
         if entry.health == PENDING or recheck:
             self._validate(entry)
-        if entry.health == DISABLED:
-            entry.runtime = None
-            _stop(runtime)
-        elif self._entries.get(entry.tenant_id) is not entry:
+        if entry.health == DISABLED or self._entries.get(entry.tenant_id) is not entry:
             entry.runtime = None
             _stop(runtime)
 
     def _validate(self, entry: _Entry) -> str:
-        outcome = self._run_validator(entry)
+        outcome = entry.validation.run(entry.runtime)
         state = next_state(entry.health, outcome)
         self._set_health(entry, state, outcome.reason)
         return state
-
-    def _run_validator(self, entry: _Entry) -> Outcome:
-        if entry.validator is None:
-            return Outcome(True)
-        if entry.validating is not None and not entry.validating.done():
-            # At most one call per tenant: a hung validator never piles up threads.
-            return Outcome(False, TRANSIENT, "previous validator call has not returned")
-        # Its own thread, not a shared pool: tenants whose validators hang cannot use up
-        # the threads another tenant's validation needs.
-        future: Future = Future()
-        validator, runtime = entry.validator, entry.runtime
-
-        def call() -> None:
-            try:
-                future.set_result(validator(runtime))
-            except BaseException as exc:  # handed to the waiting caller
-                future.set_exception(exc)
-
-        entry.validating = future
-        threading.Thread(target=call, daemon=True,
-                         name=f"tenant-{entry.tenant_id}-validator").start()
-        try:
-            return outcome_of(future.result(self._validator_timeout))
-        except ValidationFailure as failure:
-            return Outcome(False, failure.kind, failure.reason)
-        except Exception as exc:  # an unexpected validator error is a transient failure
-            if not future.done():  # abandoned at the deadline; it may finish on its own
-                return Outcome(False, TRANSIENT, f"validator timed out after "
-                                                 f"{self._validator_timeout:g}s")
-            return Outcome(False, TRANSIENT, f"validator raised {type(exc).__name__}: {exc}")
 
     def _set_health(self, entry: _Entry, state: str, reason: str | None) -> None:
         changed = (state, reason) != (entry.health, entry.reason)
@@ -243,12 +182,3 @@ class TenantRegistry:
                 log.exception("tenant %s: could not persist health %s", entry.tenant_id, state)
         if changed:
             log.info("tenant %s: health %s (%s)", entry.tenant_id, state, reason or "ok")
-
-    @staticmethod
-    def _norm(hosts: Iterable[str]) -> tuple[str, ...]:
-        normal = (normalize_host(h) for h in hosts)
-        return tuple(h for h in normal if h)
-
-
-__all__ = ["TenantRegistry", "TenantNotFound", "TenantUnavailable", "TenantPending",
-           "ValidationFailure", "HEALTHY"]

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from .. import free_json
@@ -23,7 +23,6 @@ class TenantRuntime:
     cache: NamespacedCache
     uploads: UploadFiles
     worker: UploadWorker
-    extras: dict = field(default_factory=dict)
 
     @property
     def tenant(self) -> str:

@@ -10,6 +10,14 @@ from __future__ import annotations
 import threading
 
 
+class TenantBusy(Exception):
+    """The tenant already holds its whole share of this worker's threads."""
+
+    def __init__(self, per_tenant: int):
+        super().__init__(f"the tenant holds its {per_tenant} threads")
+        self.per_tenant = per_tenant
+
+
 class ThreadShare:
     def __init__(self, per_tenant: int):
         self.per_tenant = per_tenant

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from http import HTTPStatus
 
-from flask import current_app, jsonify, request, url_for
+from flask import jsonify, request, url_for
 from marshmallow import Schema, fields
 
 from ..openapi import Blueprint
@@ -11,8 +11,8 @@ from ..errors import ApiError
 from ..request_limits import accepts_uploads
 from .context import current_tenant
 from .dispatch import tenant_runtime
-from ..store import QuotaExceeded
-from .upload_intake import StorageLow, TenantStorageUnavailable, accept_upload, delete_upload
+from ..services import services
+from .upload_intake import accept_upload, delete_upload
 from .uploads import is_upload_id
 
 blp = Blueprint("tenant", __name__, description="Built-in tenant routes (/t/<tenant>/...)")
@@ -82,17 +82,8 @@ def upload():
     if file is None:
         raise ApiError(400, "missing_file", field="file")
     runtime = tenant_runtime()
-    services = current_app.extensions
-    try:
-        record = accept_upload(services["tenantgate.store"], services["tenantgate.settings"],
-                               runtime, file)
-    except QuotaExceeded as exc:
-        raise ApiError(403, "quota_exceeded", quota=exc.quota, limit=exc.limit,
-                       used=exc.used) from None
-    except StorageLow:
-        raise ApiError(503, "storage_low", headers={"Retry-After": "60"}) from None
-    except TenantStorageUnavailable:
-        raise ApiError(503, "tenant_storage_unavailable") from None
+    found = services()
+    record = accept_upload(found.store, found.settings, runtime, file)
     _submit(runtime, record.upload_id)
     response = jsonify(record.public())
     response.status_code = 202
@@ -107,7 +98,7 @@ def upload():
 def upload_status(upload_id):
     """Where an upload is: queued, processing, done (with its sha256) or failed."""
     runtime = tenant_runtime()
-    record = current_app.extensions["tenantgate.store"].uploads.get(runtime.tenant, upload_id) \
+    record = services().store.uploads.get(runtime.tenant, upload_id) \
         if is_upload_id(upload_id) else None
     if record is None:
         raise ApiError(404, "unknown_upload")
@@ -120,8 +111,7 @@ def upload_status(upload_id):
 def delete_upload_view(upload_id):
     """Remove an upload: its record and its file."""
     runtime = tenant_runtime()
-    if not is_upload_id(upload_id) or not delete_upload(
-            current_app.extensions["tenantgate.store"], runtime, upload_id):
+    if not is_upload_id(upload_id) or not delete_upload(services().store, runtime, upload_id):
         raise ApiError(404, "unknown_upload")
     return {"id": upload_id, "tenant": runtime.tenant, "deleted": True}
 
@@ -132,8 +122,8 @@ def _submit(runtime, upload_id: str) -> None:
         runtime.worker.submit(upload_id)
         return
     except RuntimeError:
-        fresh = current_app.extensions["tenantgate.tenant_host"].runtime(runtime.tenant)
-    store = current_app.extensions["tenantgate.store"]
+        fresh = services().tenants.runtime(runtime.tenant)
+    store = services().store
     if fresh.record.uploads_dir != runtime.record.uploads_dir:
         # Its uploads_dir moved: the file was stored where the tenant no longer looks. Not
         # acknowledged, so not kept.

@@ -4,21 +4,19 @@ from __future__ import annotations
 import sqlite3
 import time
 
-from flask import Flask, current_app
-
 from ..settings import Settings, SettingsError
 from .database import SQLiteDatabase
 from .errors import StoreUnavailable
 from .health import HealthRecord, HealthStore
 from .limits import LimitStore
 from .migrations import migrate
-from .readiness import ReadinessStore
+from .tenant_readiness import TenantReadinessStore
 from .tenants import DirectoryTaken, HostTaken, LabelCapReached, TenantRecord, TenantStore
 from .uploads import QuotaExceeded, UploadRecord, UploadRecords
 
 __all__ = ["Store", "HealthRecord", "DirectoryTaken", "StoreUnavailable", "HostTaken",
            "LabelCapReached", "QuotaExceeded", "TenantRecord", "TenantStore", "UploadRecord",
-           "UploadRecords", "get_store", "init_app", "open_store"]
+           "UploadRecords", "open_store"]
 
 
 WRITE_PROBE_SECONDS = 5.0
@@ -33,7 +31,7 @@ class Store:
         self._probed_at: float | None = None
         self._write_error: str | None = None
         self.tenants = TenantStore(db)
-        self.readiness = ReadinessStore(db)
+        self.tenant_readiness = TenantReadinessStore(db)
         self.health = HealthStore(db)
         self.limits = LimitStore(db)
         self.uploads = UploadRecords(db)
@@ -87,13 +85,3 @@ def open_store(settings: Settings) -> Store:
         db.close()
         raise SettingsError(name, f"cannot open {where}: {exc}") from exc
     return Store(db)
-
-
-def init_app(app: Flask, settings: Settings) -> Store:
-    store = open_store(settings)
-    app.extensions["tenantgate.store"] = store
-    return store
-
-
-def get_store() -> Store:
-    return current_app.extensions["tenantgate.store"]

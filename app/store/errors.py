@@ -1,16 +1,9 @@
-"""Store failures, named so the API can answer them the same way everywhere."""
+"""Store failures, named for what happened; app/errors.py says how each is answered."""
 from __future__ import annotations
 
-from ..errors import ApiError
 
+class StoreUnavailable(Exception):
+    """The tenant store cannot be read or written right now (locked, read-only, down).
 
-class StoreUnavailable(ApiError):
-    """The tenant store cannot be read or written right now (locked, read-only, down)."""
-
-    def __init__(self, detail: str = ""):
-        super().__init__(503, "store_unavailable", headers={"Retry-After": "1"})
-        # The detail is for logs and readiness checks; clients only see the code.
-        self.detail = detail
-
-    def __str__(self) -> str:
-        return self.detail or self.code
+    The message is for logs and readiness checks; clients only see the error code.
+    """

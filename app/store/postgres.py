@@ -38,9 +38,6 @@ class Row(tuple):
             return tuple.__getitem__(self, self._names[key])
         return tuple.__getitem__(self, key)
 
-    def keys(self) -> list[str]:
-        return list(self._names)
-
 
 def _row_factory(cursor: psycopg.Cursor):
     names = {c.name: i for i, c in enumerate(cursor.description or [])}

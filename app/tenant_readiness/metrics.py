@@ -11,15 +11,17 @@ from ..store import Store
 from .service import DURATION_BUCKETS, TenantReadiness
 
 
-class TenantReadinessFamilies:
+class TenantReadinessCollector:
+    """A scrape-time collector (``collect()``), as prometheus_client's collectors are."""
+
     def __init__(self, store: Store, settings: Settings, service: TenantReadiness):
         self._store = store
         self._settings = settings
         self._service = service
 
-    def __call__(self) -> Iterable[Metric]:
+    def collect(self) -> Iterable[Metric]:
         # At most MAX_TENANT_LABELS tenants, even if the cap was lowered below the count.
-        rows = self._store.readiness.first(self._settings.max_tenant_labels)
+        rows = self._store.tenant_readiness.first(self._settings.max_tenant_labels)
         statuses = self._service.current(rows)
         state = GaugeMetricFamily("tenant_readiness_state",
                                   "Tenant readiness: 1 ready, 0 otherwise", labels=["tenant"])
@@ -39,7 +41,7 @@ class TenantReadinessFamilies:
         family = HistogramMetricFamily(
             "tenant_readiness_check_duration_seconds",
             "Time to resolve a tenant's readiness", labels=["tenant"])
-        for tenant, values in self._store.readiness.durations(tenant_ids).items():
+        for tenant, values in self._store.tenant_readiness.durations(tenant_ids).items():
             cumulative, buckets = 0.0, []
             for index, bound in enumerate(DURATION_BUCKETS):
                 cumulative += values.get(index, 0.0)

@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from ..store.readiness import ReadinessRow
+from ..store.tenant_readiness import ReadinessRow
 
 READY, NOT_READY, UNKNOWN, ERROR = "ready", "not ready", "unknown", "error"
 

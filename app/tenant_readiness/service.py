@@ -11,28 +11,17 @@ import time
 from typing import Callable
 
 from ..chaos.faults import fault_for, inject
-from ..deadlines import DeadlineExceeded, DeadlineRunner
+from ..deadlines import DeadlineRunner
 from ..settings import Settings
 from ..store import Store, StoreUnavailable
 from ..tenants.registration import ensure_tenant
 from .resolution import ERROR, TenantStatus, resolve
+from .single_flight import SingleFlight
 
 log = logging.getLogger(__name__)
 
 # Bounds of tenant_readiness_check_duration_seconds (seconds).
 DURATION_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
-
-
-class _Flight:
-    """One resolution of one tenant in this process. Probes that arrive while it runs wait
-    for it instead of starting another, so a hung tenant holds one resolver thread only."""
-
-    def __init__(self) -> None:
-        self.began = time.monotonic()
-        self.done = threading.Event()
-        self.state = "pending"  # -> "running" (resolver took it) or "abandoned" (never ran)
-        self.status: TenantStatus | None = None
-        self.resolved = False  # the status comes from a completed resolution
 
 
 class TenantReadiness:
@@ -43,75 +32,35 @@ class TenantReadiness:
         self._global_ready = global_ready
         self._timeout = timeout
         self._clock = clock
-        # One resolution per tenant in flight (the flights below), so tenants that hang hold
-        # one thread each and never the one another tenant's resolution needs.
-        self._runner = DeadlineRunner("tenant-readiness",
-                                      max_threads=settings.max_tenant_labels + 16)
-        # The resolution in flight per tenant (at most one), removed when it ends.
-        self._flights: dict[str, _Flight] = {}
-        self._flights_lock = threading.Lock()
+        # One resolution per tenant in flight, so tenants that hang hold one thread each
+        # and never the one another tenant's resolution needs.
+        runner = DeadlineRunner("tenant-readiness", max_threads=settings.max_tenant_labels + 16)
+        self._runner = runner
+        self._flights: SingleFlight[TenantStatus] = SingleFlight(
+            runner, timeout,
+            failed=lambda tenant: TenantStatus(tenant, ERROR, "resolution_failed"),
+            timed_out=self._timed_out, on_end=self._ended)
 
     def close(self) -> None:
         self._runner.close()
 
     def readyz(self, tenant: str) -> TenantStatus:
         started = self._clock()
-        arrived = time.monotonic()
-        deadline = arrived + self._timeout
-        while time.monotonic() < deadline:
-            with self._flights_lock:
-                flight = self._flights.get(tenant)
-                lead = flight is None
-                if lead:
-                    flight = self._flights[tenant] = _Flight()
-            if lead:
-                self._lead(tenant, flight, deadline)
-            elif flight.began < arrived:
-                # It may have read state older than this probe: wait for it to end, then
-                # lead (or join) a fresh one. Still running past its deadline: stuck.
-                if time.monotonic() - flight.began > self._timeout:
-                    break
-                if flight.done.wait(max(0.0, deadline - time.monotonic())):
-                    continue
-                break
-            if not flight.done.wait(max(0.0, deadline - time.monotonic())):
-                break
-            status = flight.status
-            if self._settings.tenant_readiness_histogram and flight.resolved \
-                    and status.reason != "unknown_tenant":
-                self._observe(tenant, self._clock() - started)
-            return status
+        answer = self._flights.ask(
+            tenant, lambda: self._resolve_guarded(tenant, inject_faults=True))
+        if answer is None:
+            return TenantStatus(tenant, ERROR, "timeout")
+        status, resolved = answer
+        if self._settings.tenant_readiness_histogram and resolved \
+                and status.reason != "unknown_tenant":
+            self._observe(tenant, self._clock() - started)
+        return status
+
+    def _timed_out(self, tenant: str) -> TenantStatus:
+        log.warning("tenant %s: readiness resolution exceeded %.1fs", tenant, self._timeout)
         return TenantStatus(tenant, ERROR, "timeout")
 
-    def _lead(self, tenant: str, flight: _Flight, deadline: float) -> None:
-        try:
-            self._runner.run(lambda: self._fly(tenant, flight),
-                             max(0.0, deadline - time.monotonic()))
-        except DeadlineExceeded:
-            log.warning("tenant %s: readiness resolution exceeded %.1fs", tenant, self._timeout)
-            with self._flights_lock:
-                if flight.state != "pending":
-                    return  # it runs on and ends the flight itself
-                flight.state = "abandoned"
-            self._land(tenant, flight, TenantStatus(tenant, ERROR, "timeout"), False)
-
-    def _fly(self, tenant: str, flight: _Flight) -> None:
-        with self._flights_lock:
-            if flight.state == "abandoned":
-                return
-            flight.state = "running"
-        status, resolved = TenantStatus(tenant, ERROR, "resolution_failed"), False
-        try:
-            status, resolved = self._resolve_guarded(tenant, inject_faults=True)
-        finally:
-            self._land(tenant, flight, status, resolved)
-
-    def _land(self, tenant: str, flight: _Flight, status: TenantStatus, resolved: bool) -> None:
-        with self._flights_lock:
-            flight.status, flight.resolved = status, resolved
-            if self._flights.get(tenant) is flight:
-                del self._flights[tenant]
-        flight.done.set()
+    def _ended(self, tenant: str, status: TenantStatus) -> None:
         if status.status == ERROR and status.reason in ("timeout", "resolution_failed"):
             self._remember_error(tenant)
 
@@ -122,10 +71,10 @@ class TenantReadiness:
         """
         def record() -> None:
             try:
-                row = self._store.readiness.get(tenant)
+                row = self._store.tenant_readiness.get(tenant)
                 if row is not None and row.status != ERROR:
-                    self._store.readiness.record_status(tenant, row.status, ERROR,
-                                                        row.transitions)
+                    self._store.tenant_readiness.record_status(tenant, row.status, ERROR,
+                                                               row.transitions)
             except Exception as exc:  # best effort: whatever failed the resolution may fail here
                 log.warning("tenant %s: error status not recorded: %s", tenant, exc)
 
@@ -136,7 +85,7 @@ class TenantReadiness:
         # Record the status before the change, so the change itself counts as a transition.
         # A tenant whose resolution fails can still be given an override (its answer: error).
         self._resolve_guarded(tenant)
-        changed = self._store.readiness.set_override(tenant, ready)
+        changed = self._store.tenant_readiness.set_override(tenant, ready)
         return self._resolve_guarded(tenant)[0], changed
 
     def current(self, rows) -> list[TenantStatus]:
@@ -164,14 +113,14 @@ class TenantReadiness:
     def _resolve_and_record(self, tenant: str, inject_faults: bool = False) -> TenantStatus:
         if inject_faults and self._settings.chaos_enabled:
             self._inject(tenant)
-        row = self._store.readiness.get(tenant)
+        row = self._store.tenant_readiness.get(tenant)
         status = resolve(tenant, row, self._global_ready)
         return self._record(row, status) if row is not None else status
 
     def _record(self, row, status: TenantStatus) -> TenantStatus:
         if row.status != status.status:
-            self._store.readiness.record_status(row.tenant_id, row.status, status.status,
-                                                row.transitions)
+            self._store.tenant_readiness.record_status(row.tenant_id, row.status,
+                                                       status.status, row.transitions)
         return status
 
     def _inject(self, tenant: str) -> None:
@@ -184,6 +133,6 @@ class TenantReadiness:
         bucket = next((i for i, bound in enumerate(DURATION_BUCKETS) if seconds <= bound),
                       len(DURATION_BUCKETS))
         try:
-            self._store.readiness.observe_duration(tenant, bucket, seconds)
+            self._store.tenant_readiness.observe_duration(tenant, bucket, seconds)
         except StoreUnavailable as exc:
             log.warning("tenant %s: duration not recorded: %s", tenant, exc)

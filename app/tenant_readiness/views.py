@@ -1,10 +1,11 @@
 """/tenant/<t>/readyz and /tenant/<t>/set_ready (contract sec. 4)."""
 from __future__ import annotations
 
-from flask import current_app, jsonify, request
+from flask import jsonify, request
 
 from ..openapi import Blueprint
 from ..api_keys import require_key
+from ..services import services
 from ..tenants.ids import check_tenant_id
 from .schemas import SetReadyResultSchema, SetReadySchema, TenantStatusSchema
 
@@ -13,7 +14,7 @@ blp = Blueprint("tenant_readiness", __name__, url_prefix="/tenant",
 
 
 def _service():
-    return current_app.extensions["tenantgate.tenant_readiness"]
+    return services().tenant_readiness
 
 
 @blp.before_request
@@ -51,4 +52,4 @@ def set_ready(body, tenant):
 @blp.before_request
 def authenticate_writes():
     if request.method == "POST":
-        require_key("X-API-Key", current_app.extensions["tenantgate.settings"].api_keys)
+        require_key("X-API-Key", services().settings.api_keys)

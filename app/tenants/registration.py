@@ -10,9 +10,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
-from ..errors import ApiError
 from ..settings import Settings
-from ..store import DirectoryTaken, HostTaken, LabelCapReached, Store, TenantRecord
+from ..store import LabelCapReached, Store, TenantRecord
 from .paths import data_root, resolve_inside
 
 log = logging.getLogger(__name__)
@@ -66,13 +65,10 @@ def make_directories(record: TenantRecord) -> None:
 
 @contextmanager
 def _store_refusals(store: Store) -> Iterator[None]:
-    """The store's refusals as API errors; every cap refusal is counted."""
+    """Every refusal by the label cap is counted (tenant_label_rejections_total), wherever
+    the creation came from; the refusal itself goes on to be answered (app/errors.py)."""
     try:
         yield
-    except LabelCapReached as exc:
+    except LabelCapReached:
         store.tenants.record_label_rejection()
-        raise ApiError(429, "label_cardinality_limit", limit=exc.limit) from None
-    except HostTaken as exc:
-        raise ApiError(409, "host_taken", host=exc.host) from None
-    except DirectoryTaken as exc:
-        raise ApiError(409, "directory_in_use", field=exc.field) from None
+        raise

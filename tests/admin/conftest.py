@@ -1,6 +1,8 @@
 """Admin tests run with two rotated admin keys, a cap of 3 and a small JSON limit."""
 from __future__ import annotations
 
+from app.services import services_of
+
 from pathlib import Path
 
 import pytest
@@ -15,12 +17,12 @@ def settings_overrides():
 
 @pytest.fixture
 def store(app):
-    return app.extensions["tenantgate.store"]
+    return services_of(app).store
 
 
 @pytest.fixture
 def root(app) -> Path:
-    return Path(app.extensions["tenantgate.settings"].data_root).resolve()
+    return Path(services_of(app).settings.data_root).resolve()
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ import pytest
 from app import close_app, create_app
 from app.store import StoreUnavailable
 from app.admin.schemas import DeletedSchema, TenantSchema
+from app.services import services_of
 from tests.admin.helpers import AUTH, KEYS, metric, put
 
 
@@ -31,7 +32,7 @@ def app(request, tmp_path, monkeypatch):
 
 @pytest.fixture
 def store(app):
-    return app.extensions["tenantgate.store"]
+    return services_of(app).store
 
 
 @pytest.fixture
@@ -64,7 +65,7 @@ def test_a_put_whose_answer_fails_to_render_changes_nothing(client, store, faili
 
 
 def tree(app) -> dict:
-    root = Path(app.extensions["tenantgate.settings"].data_root)
+    root = Path(services_of(app).settings.data_root)
     return {str(p.relative_to(root)): p.read_bytes() if p.is_file() else None
             for p in sorted(root.rglob("*"))}
 

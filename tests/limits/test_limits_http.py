@@ -11,6 +11,7 @@ import pytest
 
 from app.examples import llm_routes
 from app.runtime import register_tenant_blueprint
+from app.services import services_of
 from tests.support.metrics_text import label_values, samples, value
 
 KEY = "limits-admin-key-7c1d"
@@ -50,8 +51,8 @@ class Held:
     """Permits held in this process through the app's own Limiter, released one by one."""
 
     def __init__(self, app, tenant: str, name: str, count: int):
-        limiter = app.extensions["tenantgate.limiter"]
-        record = app.extensions["tenantgate.store"].tenants.get(tenant)
+        limiter = services_of(app).limiter
+        record = services_of(app).store.tenants.get(tenant)
         self._holds = [limiter.hold(tenant, record.limits, name) for _ in range(count)]
         for hold in self._holds:
             hold.__enter__()

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import pytest
 
+from app.errors import api_error_for
+
 from app.limits.names import chain, tenant_limits, total_of
 from app.limits.pair import LimitRefused, Step, hold
 from app.settings import DEFAULT_GLOBAL_LIMITS, DEFAULT_TENANT_LIMITS
@@ -116,10 +118,10 @@ def test_refusal_at_step_k_releases_earlier_steps_in_reverse_and_names_the_limit
         with hold(steps):
             entered = True
     assert not entered
-    refused = caught.value
-    assert (refused.scope, refused.limit, refused.status) == (scope, limit, status)
-    assert refused.body() == {"error": "concurrency_limit", "scope": scope, "limit": limit}
-    assert refused.headers["Retry-After"].isdigit() and int(refused.headers["Retry-After"]) >= 1
+    refused, answer = caught.value, api_error_for(caught.value)  # how the API answers it
+    assert (refused.scope, refused.limit, answer.status) == (scope, limit, status)
+    assert answer.body() == {"error": "concurrency_limit", "scope": scope, "limit": limit}
+    assert answer.headers["Retry-After"].isdigit() and int(answer.headers["Retry-After"]) >= 1
     acquired = [("acquire", s, n) for s, n in STUDENT_ORDER[:refused_at]]
     assert log == acquired + [("refuse", scope, limit)] + releases_in_reverse(acquired)
     # Later steps were never tried.
@@ -160,7 +162,7 @@ def test_waiting_for_a_permit_never_freed_refuses_at_the_deadline():
     with pytest.raises(LimitRefused) as caught:
         with hold(steps, 0.5, clock=clock, pause=clock.pause):
             pass
-    assert (caught.value.scope, caught.value.limit, caught.value.status) == \
+    assert (caught.value.scope, caught.value.limit, api_error_for(caught.value).status) == \
         ("tenant", "llm_student", 429)
     assert clock.now == pytest.approx(1000.5)  # waited exactly up to the deadline, no longer
     assert all(p <= 0.05 for p in clock.pauses)  # short back-off steps, capped

@@ -15,6 +15,7 @@ from prometheus_client.multiprocess import mark_process_dead
 from app import gunicorn_hooks
 from app.metrics.exposition import build_scrape_registry
 from app.metrics.multiprocess_folding import fold_dead_worker, scrape_lock
+from app.services import services_of
 from tests.support.metrics_text import samples
 
 BUCKETS = (0.25, 1.0, 4.0)
@@ -215,8 +216,8 @@ def test_metrics_view_reads_the_archives(app, tmp_path, make_worker):
     directory = tmp_path / "multiproc"
     directory.mkdir()
     # As under gunicorn: the view reads the multiprocess directory, not the app's registry.
-    settings = app.extensions["tenantgate.settings"]
-    app.extensions["tenantgate.settings"] = replace(settings, multiproc_dir=str(directory))
+    settings = services_of(app).settings
+    services_of(app).settings = replace(settings, multiproc_dir=str(directory))
     worker = make_worker(601, directory)
     worker.serve(6)
     worker.die(directory)

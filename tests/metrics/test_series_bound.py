@@ -14,6 +14,7 @@ import string
 import pytest
 
 from app.metrics.http import METHODS, STATUSES
+from app.services import services_of
 from tests.support.metrics_text import samples
 
 ADMIN, API = {"X-Admin-Key": "bound-admin"}, {"X-API-Key": "bound-api"}
@@ -31,7 +32,7 @@ def settings_overrides():
 
 def series_bound(app) -> int:
     """docs/slo.md, "How many series": the bound in terms of the settings and the routes."""
-    settings = app.extensions["tenantgate.settings"]
+    settings = services_of(app).settings
     tenants, limits = settings.max_tenant_labels, settings.max_limits_per_tenant
     global_limits = len(settings.global_limits)
     routes = len(list(app.url_map.iter_rules())) + 1  # and <unmatched>
@@ -105,7 +106,7 @@ def test_no_flood_takes_a_label_outside_its_domain_or_the_count_past_the_bound(a
     assert len(stored) <= CAP and labels_of(found, "tenant") <= stored | {"default"}
     assert labels_of(found, "workspace") <= {"main"}
     assert labels_of(found, "check") == {"store", "shutdown"}
-    settings = app.extensions["tenantgate.settings"]
+    settings = services_of(app).settings
     for tenant in stored:
         limits = {dict(labels)["limit"] for name, labels in found
                   if dict(labels).get("tenant") == tenant and "limit" in dict(labels)}

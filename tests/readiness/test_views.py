@@ -4,6 +4,7 @@ from __future__ import annotations
 import pytest
 
 from app.readiness.checks import CheckFailed
+from app.services import services_of
 from tests.support.metrics_text import value
 
 
@@ -21,7 +22,7 @@ class Switch:
 @pytest.fixture
 def switch(app):
     switch = Switch()
-    app.extensions["tenantgate.readiness"].checks.add("dependency", switch)
+    services_of(app).readiness.checks.add("dependency", switch)
     return switch
 
 
@@ -105,7 +106,7 @@ def test_unknown_exclude_is_reported_as_warning(client):
 
 
 def test_draining_fails_the_shutdown_check(app, client):
-    app.extensions["tenantgate.drain"].start()
+    services_of(app).drain.start()
     response = client.get("/readyz?verbose=1")
     assert response.status_code == 503
     shutdown = next(c for c in response.json["checks"] if c["name"] == "shutdown")
@@ -115,7 +116,7 @@ def test_draining_fails_the_shutdown_check(app, client):
 
 
 def test_broken_store_fails_the_store_check(app, client):
-    store = app.extensions["tenantgate.store"]
+    store = services_of(app).store
     store.close()
     store.db.path.write_bytes(b"this is not a database" * 100)
     for suffix in ("-wal", "-shm"):

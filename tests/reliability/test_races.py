@@ -14,6 +14,7 @@ import pytest
 from app.runtime import uploads
 from app.runtime.health import ValidationFailure
 from app.runtime.uploads import UploadFiles, UploadWorker
+from app.services import services_of
 from tests.runtime.helpers import AUTH, KEY
 
 THREADS = 8
@@ -29,8 +30,8 @@ def test_concurrent_validations_never_report_a_writable_uploads_dir_as_unwritabl
         app, client):
     # Two workers' threads validate the same tenant when it is reloaded on both at once.
     assert client.put("/admin/tenants/acme", json={}, headers=AUTH).status_code == 201
-    builder = app.extensions["tenantgate.tenant_host"].builder
-    runtime = builder.build(app.extensions["tenantgate.store"].tenants.get("acme"))
+    builder = services_of(app).tenants.factory
+    runtime = builder.build(services_of(app).store.tenants.get("acme"))
     failures: list[str] = []
     barrier = threading.Barrier(THREADS)
 
@@ -67,7 +68,7 @@ def test_stopping_an_upload_worker_while_its_thread_is_starting_does_not_raise(
     gated = types.SimpleNamespace(**{**vars(threading), "Thread": GatedThread})
     monkeypatch.setattr(uploads, "threading", gated)
     GatedThread.gate.clear()
-    records = app.extensions["tenantgate.store"].uploads
+    records = services_of(app).store.uploads
     worker = UploadWorker("acme", UploadFiles(str(tmp_path)), records)
     submitter = threading.Thread(target=lambda: _submit_quietly(worker))
     submitter.start()

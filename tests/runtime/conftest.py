@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from app.runtime.registry import TenantRegistry
+from app.services import services_of
 from tests.runtime.helpers import KEY
 from tests.runtime.registry_doubles import WAIT
 
@@ -17,14 +18,14 @@ def settings_overrides():
 
 @pytest.fixture
 def data_root(app) -> Path:
-    root = Path(app.extensions["tenantgate.settings"].data_root).resolve()
+    root = Path(services_of(app).settings.data_root).resolve()
     root.mkdir(parents=True, exist_ok=True)
     return root
 
 
 @pytest.fixture
-def tenant_host(app):
-    return app.extensions["tenantgate.tenant_host"]
+def tenants(app):
+    return services_of(app).tenants
 
 
 @pytest.fixture

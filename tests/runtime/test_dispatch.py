@@ -20,9 +20,9 @@ def settings_overrides():
 
 
 @pytest.fixture
-def gated_build(monkeypatch, tenant_host):
+def gated_build(monkeypatch, tenants):
     """Counts builds; the first one blocks until ``gate`` is set."""
-    original = tenant_host.builder.build
+    original = tenants.factory.build
 
     class Gated:
         gate, entered, calls = threading.Event(), threading.Event(), []
@@ -35,7 +35,7 @@ def gated_build(monkeypatch, tenant_host):
                 assert cls.gate.wait(WAIT)
             return original(record)
 
-    monkeypatch.setattr(tenant_host.builder, "build", Gated.build)
+    monkeypatch.setattr(tenants.factory, "build", Gated.build)
     yield Gated
     Gated.gate.set()
 
@@ -201,12 +201,12 @@ def test_a_tenant_whose_first_build_outlasts_the_build_wait_is_503_pending(app, 
 
 
 def test_concurrent_first_requests_build_the_tenant_once_and_all_succeed(
-        app, client, monkeypatch, tenant_host, gated_build):
+        app, client, monkeypatch, tenants, gated_build):
     assert put(client, "acme").status_code == 201
     hits = 32
     # Registration reads the tenant's record: hold each reader until all have arrived (or
     # briefly), so that first hits which are not serialised all register at once.
-    read_record, arrived = tenant_host.store.tenants.get, threading.Condition()
+    read_record, arrived = tenants.store.tenants.get, threading.Condition()
     readers = []
 
     def slow_read(tenant_id):
@@ -216,7 +216,7 @@ def test_concurrent_first_requests_build_the_tenant_once_and_all_succeed(
             arrived.wait_for(lambda: len(readers) >= hits, timeout=0.5)
         return read_record(tenant_id)
 
-    monkeypatch.setattr(tenant_host.store.tenants, "get", slow_read)
+    monkeypatch.setattr(tenants.store.tenants, "get", slow_read)
     barrier = threading.Barrier(hits)
 
     def first_request():

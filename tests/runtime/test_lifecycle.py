@@ -8,6 +8,8 @@ from contextlib import contextmanager
 
 import pytest
 
+from app.services import services_of
+
 from app import close_app, create_app
 from tests.runtime.helpers import AUTH, KEY, poll, put, threads_named
 
@@ -132,18 +134,18 @@ def _delete_the_file(client, uploads, upload_id):
     (_delete_the_file, 200, {"state": "failed", "error": "FileNotFoundError"}),
     (_delete_through_the_api, 404, {"error": "unknown_upload"}),
 ], ids=["bin-replaced-by-directory", "file-deleted", "upload-deleted-while-queued"])
-def test_a_failing_upload_does_not_stop_the_tenants_worker(client, tenant_host, data_root,
+def test_a_failing_upload_does_not_stop_the_tenants_worker(app, client, data_root,
                                                            monkeypatch, fault, status, body):
     assert put(client, "acme").status_code == 201
     gate, waiting = threading.Event(), threading.Event()
 
     @contextmanager
-    def gated_permit(record, name):
+    def gated_permit(tenant, limits, name):
         waiting.set()
         assert gate.wait(WAIT)
         yield
 
-    monkeypatch.setattr(tenant_host.builder, "permits", gated_permit)
+    monkeypatch.setattr(services_of(app).limiter, "background_hold", gated_permit)
     location = post_upload(client, "acme")
     assert waiting.wait(WAIT)  # the worker has the upload and waits for its permit
     worker = worker_of("acme")

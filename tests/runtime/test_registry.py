@@ -1,4 +1,4 @@
-"""TenantRegistry on its own: lazy builds, registration and hosts, with real threads."""
+"""TenantRegistry on its own: lazy builds and registration, with real threads."""
 from __future__ import annotations
 
 import threading
@@ -9,12 +9,12 @@ import pytest
 from app.runtime.health import DISABLED, HEALTHY
 from app.runtime.registry import (TenantNotFound, TenantPending, TenantRegistry,
                                   TenantUnavailable)
-from tests.runtime.registry_doubles import WAIT, Factory, Runtime
+from tests.runtime.registry_doubles import WAIT, Factory
 
 
 def test_concurrent_first_hits_build_a_lazy_tenant_once_and_share_its_runtime(registry):
     factory = Factory(gate=threading.Event())
-    registry.register_lazy("acme", factory)
+    registry.register("acme", factory)
     barrier = threading.Barrier(32)
 
     def first_hit():
@@ -34,7 +34,7 @@ def test_concurrent_first_hits_build_a_lazy_tenant_once_and_share_its_runtime(re
 def test_a_resolve_waiting_longer_than_the_build_wait_is_answered_pending(sink):
     registry = TenantRegistry(health_sink=lambda *state: sink.append(state), build_wait=0.1)
     factory = Factory(gate=threading.Event())
-    registry.register_lazy("acme", factory)
+    registry.register("acme", factory)
     with ThreadPoolExecutor(1) as pool:
         building = pool.submit(registry.resolve, "acme")
         assert factory.entered.wait(WAIT)
@@ -55,7 +55,7 @@ def test_a_tenant_is_not_served_before_its_first_validation_finished(sink):
         assert release.wait(WAIT)
 
     factory = Factory()
-    registry.register_lazy("acme", factory, validator=slow_validator)
+    registry.register("acme", factory, validator=slow_validator)
     with ThreadPoolExecutor(1) as pool:
         first = pool.submit(registry.resolve, "acme")
         assert entered.wait(WAIT)
@@ -68,7 +68,7 @@ def test_a_tenant_is_not_served_before_its_first_validation_finished(sink):
 
 def test_a_failed_factory_disables_the_tenant_and_is_not_called_again(registry, sink):
     factory = Factory(fail=True)
-    registry.register_lazy("acme", factory)
+    registry.register("acme", factory)
     for _ in range(3):
         with pytest.raises(TenantUnavailable, match="build failed: OSError: disk on fire"):
             registry.resolve("acme")
@@ -80,7 +80,7 @@ def test_a_failed_factory_disables_the_tenant_and_is_not_called_again(registry, 
 
 def test_a_recheck_after_the_factory_is_fixed_makes_the_tenant_healthy(registry, sink):
     factory = Factory(fail=True)
-    registry.register_lazy("acme", factory)
+    registry.register("acme", factory)
     with pytest.raises(TenantUnavailable):
         registry.resolve("acme")
     factory.fail = False
@@ -91,11 +91,11 @@ def test_a_recheck_after_the_factory_is_fixed_makes_the_tenant_healthy(registry,
 
 
 def test_re_registering_a_failed_lazy_tenant_gives_it_a_new_build(registry):
-    registry.register_lazy("acme", Factory(fail=True))
+    registry.register("acme", Factory(fail=True))
     with pytest.raises(TenantUnavailable):
         registry.resolve("acme")
     fixed = Factory()
-    registry.register_lazy("acme", fixed)
+    registry.register("acme", fixed)
     assert registry.resolve("acme") is fixed.built[0]
     assert registry.health("acme") == HEALTHY
 
@@ -111,11 +111,11 @@ def test_unregistering_during_the_first_build_leaves_no_entry_and_stops_the_runt
 
     if stage == "factory":
         factory = Factory(gate=gate)
-        registry.register_lazy("acme", factory)
+        registry.register("acme", factory)
         entered = factory.entered
     else:
         factory = Factory()
-        registry.register_lazy("acme", factory, validator=validator)
+        registry.register("acme", factory, validator=validator)
     with ThreadPoolExecutor(1) as pool:
         resolving = pool.submit(registry.resolve, "acme")
         assert entered.wait(WAIT)
@@ -128,53 +128,19 @@ def test_unregistering_during_the_first_build_leaves_no_entry_and_stops_the_runt
     assert sink == []  # nothing is persisted for a tenant that is gone
 
 
-def test_eager_and_lazy_re_registration_switch_runtimes_and_stop_the_old_one(registry):
-    first = Runtime()
-    assert registry.register("acme", first) == HEALTHY
-    factory = Factory()
-    registry.register_lazy("acme", factory)
-    assert first.stopped.is_set()
+def test_re_registration_switches_runtimes_and_stops_the_old_one(registry):
+    first, second = Factory(), Factory()
+    registry.register("acme", first)
+    assert registry.resolve("acme") is first.built[0]
+    registry.register("acme", second)
+    assert first.built[0].stopped.is_set()
     assert not registry.is_built("acme")
-    second = registry.resolve("acme")
-    assert second is factory.built[0]
-    third = Runtime()
-    assert registry.register("acme", third) == HEALTHY
-    assert second.stopped.is_set() and not third.stopped.is_set()
-    assert registry.resolve("acme") is third
-    assert factory.calls == 1
+    assert registry.resolve("acme") is second.built[0]
+    assert not second.built[0].stopped.is_set()
+    assert (first.calls, second.calls) == (1, 1)
 
 
 @pytest.mark.parametrize("call", ["resolve", "recheck"])
 def test_an_unregistered_tenant_is_not_found(registry, call):
     with pytest.raises(TenantNotFound):
         getattr(registry, call)("nobody")
-
-
-@pytest.mark.parametrize("header, tenant", [
-    ("acme.example", "acme"),
-    ("ACME.EXAMPLE", "acme"),
-    ("acme.example:8080", "acme"),
-    ("acme.example.", "acme"),
-    ("ACME.Example.:443", "acme"),
-    ("[::1]:8080", "local"),
-    ("[::1]", "local"),
-    ("::1", "local"),
-    ("[0:0:0:0:0:0:0:1]:80", "local"),
-    ("other.example", None),
-    ("acme.example.evil", None),
-    ("[::1", None),
-    ("", None),
-])
-def test_resolve_by_host_normalises_case_port_trailing_dot_and_ipv6(registry, header, tenant):
-    registry.register("acme", Runtime(), hosts=["Acme.Example."])
-    registry.register_lazy("local", Factory(), hosts=["[::1]"])
-    assert registry.resolve_by_host(header) == tenant
-
-
-def test_hosts_follow_re_registration_and_unregistration(registry):
-    registry.register("acme", Runtime(), hosts=["old.example"])
-    registry.register("acme", Runtime(), hosts=["new.example"])
-    assert registry.resolve_by_host("old.example") is None
-    assert registry.resolve_by_host("new.example") == "acme"
-    registry.unregister("acme")
-    assert registry.resolve_by_host("new.example") is None

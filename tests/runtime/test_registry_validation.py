@@ -25,7 +25,7 @@ def test_a_permanently_failing_first_validation_disables_a_lazy_tenant(
         registry, sink, result, reason):
     validator, factory = Validator(), Factory()
     validator.result = result
-    registry.register_lazy("acme", factory, validator=validator)
+    registry.register("acme", factory, validator=validator)
     with pytest.raises(TenantUnavailable, match=reason):
         registry.resolve("acme")
     assert registry.health("acme") == DISABLED
@@ -34,10 +34,11 @@ def test_a_permanently_failing_first_validation_disables_a_lazy_tenant(
 
 
 @pytest.mark.parametrize("result, reason", FAILING_VALIDATIONS)
-def test_a_permanent_recheck_failure_disables_a_healthy_eager_tenant(
+def test_a_permanent_recheck_failure_disables_a_healthy_tenant(
         registry, sink, result, reason):
     validator, runtime = Validator(), Runtime()
-    assert registry.register("acme", runtime, validator=validator) == HEALTHY
+    registry.register("acme", lambda: runtime, validator=validator)
+    assert registry.resolve("acme") is runtime and registry.health("acme") == HEALTHY
     validator.result = result
     assert registry.recheck("acme") == (DISABLED, reason)
     with pytest.raises(TenantUnavailable, match=reason):
@@ -48,7 +49,8 @@ def test_a_permanent_recheck_failure_disables_a_healthy_eager_tenant(
 def test_a_transient_recheck_failure_makes_a_healthy_tenant_unverified_until_a_pass(
         registry, sink):
     validator, runtime = Validator(), Runtime()
-    assert registry.register("acme", runtime, validator=validator) == HEALTHY
+    registry.register("acme", lambda: runtime, validator=validator)
+    assert registry.resolve("acme") is runtime and registry.health("acme") == HEALTHY
     validator.result = ValidationFailure("data_dir missing", TRANSIENT)
     assert registry.recheck("acme") == (UNVERIFIED, "data_dir missing")
     assert registry.resolve("acme") is runtime  # an unverified tenant keeps serving
@@ -69,9 +71,9 @@ def test_a_hanging_validator_is_abandoned_at_its_deadline_and_blocks_no_other_te
         entered.set()
         release.wait(WAIT)
 
-    registry.register_lazy("stuck", Factory(), validator=hang)
+    registry.register("stuck", Factory(), validator=hang)
     other = Factory()
-    registry.register_lazy("other", other, validator=lambda runtime: True)
+    registry.register("other", other, validator=lambda runtime: True)
     try:
         with ThreadPoolExecutor(1) as pool:
             stuck = pool.submit(registry.resolve, "stuck")
@@ -92,9 +94,9 @@ def test_validators_left_hanging_by_many_tenants_do_not_fail_another_tenants_val
     release = threading.Event()
     hanging = [f"stuck-{i}" for i in range(8)]
     for tenant in hanging:
-        registry.register_lazy(tenant, Factory(), validator=lambda runtime: release.wait(WAIT))
+        registry.register(tenant, Factory(), validator=lambda runtime: release.wait(WAIT))
     other = Factory()
-    registry.register_lazy("other", other, validator=lambda runtime: True)
+    registry.register("other", other, validator=lambda runtime: True)
     try:
         with ThreadPoolExecutor(len(hanging)) as pool:
             for future in [pool.submit(registry.resolve, tenant) for tenant in hanging]:
@@ -110,7 +112,7 @@ def test_validators_left_hanging_by_many_tenants_do_not_fail_another_tenants_val
 
 def test_the_health_sink_receives_every_persisted_state_in_order(registry, sink):
     validator = Validator()
-    registry.register_lazy("acme", Factory(), validator=validator)
+    registry.register("acme", Factory(), validator=validator)
     assert sink == []  # registering persists nothing: the tenant is pending
     registry.resolve("acme")
     for result in (ValidationFailure("slow disk"), ValidationFailure("bad", PERMANENT), None):
@@ -126,7 +128,7 @@ def test_a_failing_health_sink_does_not_stop_the_worker_from_serving():
 
     registry = TenantRegistry(health_sink=broken_sink)
     factory = Factory()
-    registry.register_lazy("acme", factory, validator=lambda runtime: True)
+    registry.register("acme", factory, validator=lambda runtime: True)
     assert registry.resolve("acme") is factory.built[0]
     assert registry.health("acme") == HEALTHY
     registry.close()

@@ -9,6 +9,7 @@ from flask import Blueprint
 
 from app.runtime import register_tenant_blueprint
 from app.runtime.thread_share import ThreadShare
+from app.services import services_of
 from tests.runtime.helpers import KEY, poll, put
 from tests.support.metrics_text import value
 
@@ -40,7 +41,7 @@ def gate(app):
 
 
 def test_share_is_part_of_the_threads_and_at_least_one(app):
-    settings = app.extensions["tenantgate.settings"]
+    settings = services_of(app).settings
     assert settings.tenant_thread_share == 2
     assert type(settings)(request_threads=1).tenant_thread_share == 1
     assert type(settings)(request_threads=16, tenant_max_thread_share=0.25) \
@@ -73,7 +74,7 @@ def test_one_request_over_the_share_is_refused_at_once_and_others_are_served(
 
 def test_refused_and_failed_requests_give_their_share_back(app, client):
     assert put(client, "a").status_code == 201
-    share = app.extensions["tenantgate.thread_share"]
+    share = services_of(app).thread_share
     for _ in range(5):
         assert client.get("/t/a/nothing-here").status_code == 404
         assert client.get("/t/zz-unknown/health").status_code == 404

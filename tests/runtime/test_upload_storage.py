@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from app.runtime.retention import UploadPruner
+from app.services import services_of
 from tests.runtime.helpers import AUTH, KEY, poll, put
 from tests.support.metrics_text import value
 
@@ -124,8 +125,8 @@ def test_deleting_a_malformed_id_is_404(client, upload_id):
 
 
 def pruner_at(app, moment: datetime) -> UploadPruner:
-    return UploadPruner(app.extensions["tenantgate.store"],
-                        app.extensions["tenantgate.settings"], clock=lambda: moment)
+    return UploadPruner(services_of(app).store,
+                        services_of(app).settings, clock=lambda: moment)
 
 
 @pytest.mark.parametrize("settings_overrides", [
@@ -146,7 +147,7 @@ def test_without_retention_only_abandoned_receptions_are_removed(app, client, da
     assert put(client, "acme", {"quota": {"uploads": 2}}).status_code == 201
     kept = upload(client, "acme").get_json()["id"]
     # A worker that died writing its file leaves a reservation that was never acknowledged.
-    app.extensions["tenantgate.store"].uploads.reserve("acme", "f" * 32, "lost.bin", 5, 99, 99)
+    services_of(app).store.uploads.reserve("acme", "f" * 32, "lost.bin", 5, 99, 99)
     assert upload(client, "acme").status_code == 403  # the reservation holds quota
 
     now = datetime.now(timezone.utc)

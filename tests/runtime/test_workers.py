@@ -7,6 +7,7 @@ import shutil
 import pytest
 
 from app import close_app, create_app
+from app.services import services_of
 from tests.runtime.helpers import AUTH, KEY, put, recheck, write_manifest
 
 UNAVAILABLE = {"error": "tenant_unavailable"}
@@ -32,7 +33,7 @@ def builds(monkeypatch, app, other_app):
     """Which worker ("first" or "other") built which tenant, in order."""
     calls = []
     for name, an_app in (("first", app), ("other", other_app)):
-        builder = an_app.extensions["tenantgate.tenant_host"].builder
+        builder = services_of(an_app).tenants.factory
         monkeypatch.setattr(builder, "build",
                             lambda record, b=builder.build, n=name: calls.append(
                                 (n, record.tenant_id)) or b(record))
@@ -63,7 +64,7 @@ def test_a_recheck_that_disables_a_tenant_unloads_it_in_every_worker(client, oth
     assert put(client, "acme").status_code == 201
     for worker in (client, other):
         assert worker.get("/t/acme/health").status_code == 200
-    other_registry = other_app.extensions["tenantgate.tenant_host"].registry
+    other_registry = services_of(other_app).tenants.registry
     assert other_registry.is_built("acme")
     shutil.rmtree(data_root / "acme" / "data")
     (data_root / "acme" / "data").write_text("not a directory")

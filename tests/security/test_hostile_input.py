@@ -21,6 +21,7 @@ import requests
 
 from app import close_app, create_app
 from app.api_keys import key_matches
+from app.services import services_of
 from tests.support.metrics_text import label_values, samples
 from tests.reliability.serving import serving
 
@@ -64,7 +65,7 @@ def app(sandbox):
 
 @pytest.fixture(scope="module")
 def root(app) -> Path:
-    return Path(app.extensions["tenantgate.settings"].data_root).resolve()
+    return Path(services_of(app).settings.data_root).resolve()
 
 
 @pytest.fixture(scope="module")
@@ -80,7 +81,7 @@ def prepare_acme(app, sandbox: Path) -> None:
     assert client.get("/t/acme/health").status_code == 200
     done = upload(client, "/t/acme", b"baseline", "baseline.txt")
     assert done["state"] == "done"
-    root = Path(app.extensions["tenantgate.settings"].data_root).resolve()
+    root = Path(services_of(app).settings.data_root).resolve()
     (sandbox / "outside").mkdir()
     (root / "escape-link").symlink_to(sandbox / "outside", target_is_directory=True)
     (root / "acme-link").symlink_to(root / "acme" / "data", target_is_directory=True)
@@ -109,14 +110,15 @@ def upload(client, prefix: str, content: bytes, filename: str, headers=None) -> 
 
 def snapshot(app, client, root: Path) -> dict:
     """Everything a refused request must leave exactly as it was."""
-    store = app.extensions["tenantgate.store"]
+    store = services_of(app).store
     listing = client.get("/admin/tenants", headers=ADMIN)
     assert listing.status_code == 200
     text = client.get("/metrics").get_data(as_text=True)
     return {
         "config_version": store.version(),
         "tenants": listing.get_json()["tenants"],
-        "overrides": {row.tenant_id: row.ready_override for row in store.readiness.first(1000)},
+        "overrides": {row.tenant_id: row.ready_override
+                      for row in store.tenant_readiness.first(1000)},
         "tenant_series": {key: value for key, value in samples(text).items()
                           if key[0].startswith("tenant_")},
         "files": sorted(str(p.relative_to(root)) for p in root.rglob("*")),
@@ -125,7 +127,7 @@ def snapshot(app, client, root: Path) -> dict:
 
 def restore_baseline(app, client) -> None:
     """Put acme back as prepare_acme left it and remove any other tenant (a bug's leftovers)."""
-    store = app.extensions["tenantgate.store"]
+    store = services_of(app).store
     for record in store.tenants.list():
         if record.tenant_id != "acme":
             client.delete(f"/admin/tenants/{record.tenant_id}?purge=1", headers=ADMIN)
@@ -134,7 +136,7 @@ def restore_baseline(app, client) -> None:
             ACME["hosts"], ACME["limits"], ACME["extra"]) or \
             Path(acme.data_dir).parent.name != "acme":
         assert client.put("/admin/tenants/acme", json=ACME, headers=ADMIN).status_code in (200, 201)
-    if store.readiness.get("acme").ready_override is not False:
+    if store.tenant_readiness.get("acme").ready_override is not False:
         client.post("/tenant/acme/set_ready", json={"ready": False}, headers=API)
 
 

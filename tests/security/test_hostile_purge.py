@@ -109,16 +109,17 @@ CRASH = """
 import os, sys
 from app import create_app
 from app.tenants import purge
+from app.services import services_of
 
 point = sys.argv[1]
 app = create_app()
-store = app.extensions["tenantgate.store"]
+store = services_of(app).store
 if point == "before-commit":  # directories moved aside, the deletion not yet committed
     store.db.on_commit = lambda action: os._exit(9)
 else:  # deletion committed, directories not yet deleted
     purge.Quarantine.remove = lambda self: os._exit(9)
 with app.app_context():
-    purge.purge_tenant(store, app.extensions["tenantgate.settings"].data_root, "crashy")
+    purge.purge_tenant(store, services_of(app).settings.data_root, "crashy")
 """
 
 

@@ -1,4 +1,4 @@
-"""ReadinessStore on both backends: overrides, compare-and-set transitions, durations."""
+"""TenantReadinessStore on both backends: overrides, compare-and-set transitions, durations."""
 from __future__ import annotations
 
 import threading
@@ -6,12 +6,12 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from app.store.readiness import ReadinessRow, ReadinessStore
+from app.store.tenant_readiness import ReadinessRow, TenantReadinessStore
 
 
 @pytest.fixture
-def readiness(store) -> ReadinessStore:
-    return store.readiness
+def readiness(store) -> TenantReadinessStore:
+    return store.tenant_readiness
 
 
 def test_a_new_tenant_has_no_override_and_no_status(readiness, add_tenant):

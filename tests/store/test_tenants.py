@@ -99,7 +99,7 @@ def test_disable_keeps_the_record_and_its_label(tenants, record):
 def test_purge_removes_the_record_and_cascades(store, tenants, record):
     tenants.upsert(record("acme", hosts=["acme.example", "www.acme.example"]), CAP)
     tenants.upsert(record("beta", hosts=["beta.example"]), CAP)
-    store.readiness.observe_duration("acme", 0, 0.25)
+    store.tenant_readiness.observe_duration("acme", 0, 0.25)
     store.limits.add_rejections({("acme", "ocr", "tenant"): 2})
     assert tenants.purge("acme") is True
     assert tenants.get("acme") is None

@@ -1,6 +1,8 @@
 """Fixtures for the tenant readiness tests that use the test client."""
 from __future__ import annotations
 
+from app.services import services_of
+
 import pytest
 
 from tests.tenant_readiness.helpers import BASE, Switch
@@ -17,5 +19,5 @@ def settings_overrides(request):
 def switch(app):
     """A flip-able global readiness check named ``dependency``."""
     switch = Switch()
-    app.extensions["tenantgate.readiness"].checks.add("dependency", switch)
+    services_of(app).readiness.checks.add("dependency", switch)
     return switch

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.store.readiness import ReadinessRow
+from app.store.tenant_readiness import ReadinessRow
 from app.tenant_readiness.resolution import TenantStatus, resolve
 
 

@@ -1,6 +1,8 @@
 """/tenant/<t>/readyz and /tenant/<t>/set_ready through the test client (contract sec. 2-4)."""
 from __future__ import annotations
 
+from app.services import services_of
+
 import pytest
 
 from tests.support.metrics_text import label_values, value
@@ -126,7 +128,7 @@ def test_disabled_tenant_is_not_ready_even_with_override(client):
 def test_tenant_health_decides_readiness_without_override(app, client, health, code,
                                                           status, reason):
     assert set_ready(client, "acme", None).status_code == 200
-    with app.extensions["tenantgate.store"].db.write() as conn:
+    with services_of(app).store.db.write() as conn:
         conn.execute("UPDATE tenants SET health = ? WHERE tenant_id = 'acme'", (health,))
     assert readyz(client, "acme") == (code, {"tenant": "acme", "status": status,
                                              "reason": reason})
@@ -170,8 +172,8 @@ def test_nothing_a_tenant_does_touches_global_readiness(app, client, monkeypatch
         client.delete("/admin/tenants/t0", headers=ADMIN)
         readyz(client, "t0")
         client.delete("/admin/tenants/t0?purge=1", headers=ADMIN)
-    store = app.extensions["tenantgate.store"]
-    monkeypatch.setattr(store.readiness, "get", lambda t: 1 / 0)
+    store = services_of(app).store
+    monkeypatch.setattr(store.tenant_readiness, "get", lambda t: 1 / 0)
     assert readyz(client, "t1")[1]["status"] == "error"
     assert global_snapshot(client) == before
     assert client.get("/readyz").json == {"status": "ready"}

@@ -6,6 +6,7 @@ import time
 import pytest
 
 from app.store import StoreUnavailable
+from app.services import services_of
 from tests.support.metrics_text import label_values, value
 from tests.tenant_readiness.helpers import ADMIN, readyz, scrape, set_ready
 
@@ -149,15 +150,15 @@ def test_failure_resolving_one_tenant_is_that_tenants_error_only(app, client, mo
                                                                  error, reason):
     set_ready(client, "broken", True)
     set_ready(client, "healthy", None)
-    store = app.extensions["tenantgate.store"]
-    real_get = store.readiness.get
+    store = services_of(app).store
+    real_get = store.tenant_readiness.get
 
     def get(tenant_id):
         if tenant_id == "broken":
             raise error
         return real_get(tenant_id)
 
-    monkeypatch.setattr(store.readiness, "get", get)
+    monkeypatch.setattr(store.tenant_readiness, "get", get)
     for _ in range(3):
         assert readyz(client, "broken") == (503, {"tenant": "broken", "status": "error",
                                                   "reason": reason})
@@ -172,7 +173,7 @@ def test_failure_resolving_one_tenant_is_that_tenants_error_only(app, client, mo
     response = set_ready(client, "broken", False)
     assert response.status_code == 200
     assert response.json == {"tenant": "broken", "status": "error", "changed": True}
-    monkeypatch.setattr(store.readiness, "get", real_get)
+    monkeypatch.setattr(store.tenant_readiness, "get", real_get)
     assert readyz(client, "broken") == (503, {"tenant": "broken", "status": "not ready",
                                               "reason": "override"})
 
@@ -180,8 +181,8 @@ def test_failure_resolving_one_tenant_is_that_tenants_error_only(app, client, mo
 def test_a_failing_tenant_shows_state_0_on_metrics_until_it_resolves_again(app, client,
                                                                            monkeypatch):
     set_ready(client, "broken", True)
-    store = app.extensions["tenantgate.store"]
-    service = app.extensions["tenantgate.tenant_readiness"]
+    store = services_of(app).store
+    service = services_of(app).tenant_readiness
     real = service._resolve_and_record
 
     def resolve(tenant, inject_faults=False):
@@ -192,7 +193,7 @@ def test_a_failing_tenant_shows_state_0_on_metrics_until_it_resolves_again(app, 
     monkeypatch.setattr(service, "_resolve_and_record", resolve)
     assert readyz(client, "broken")[1]["status"] == "error"
     deadline = time.monotonic() + 10
-    while store.readiness.get("broken").status != "error" and time.monotonic() < deadline:
+    while store.tenant_readiness.get("broken").status != "error" and time.monotonic() < deadline:
         time.sleep(0.01)  # the error is recorded in the background
     assert value(scrape(client), "tenant_readiness_state", tenant="broken") == 0
     monkeypatch.undo()

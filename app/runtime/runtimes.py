@@ -1,31 +1,38 @@
-"""TenantHost: keeps this worker's registry a faithful view of the tenant store.
+"""TenantRuntimes: this worker's tenant runtimes, kept a faithful view of the tenant store.
 
-Each tenant request costs one cheap read (the store's config version); only when
-it moved are the loaded tenants compared with their records. Tenants are
+Each tenant request costs one cheap read (the store's config version); only when it
+moved are the loaded tenants compared with their records, and the changed ones
+unloaded (their threads stopped) to be built afresh on next use. Tenants are
 registered on first use, so start-up does not grow with the number of tenants.
+
+Lock order, outermost first, never the other way round: ``_sync_lock`` (following the
+store), ``_register_lock`` (one registration per tenant), then the registry's map lock
+and last one tenant's build lock (app/runtime/registry.py).
 """
 from __future__ import annotations
 
 import logging
 import threading
 
-from ..errors import ApiError
-from ..store import Store, TenantRecord
+from ..settings import Settings
+from ..store import HealthRecord, Store, TenantRecord
 from ..tenants.hosts import normalize_host
-from .builder import RuntimeBuilder
+from .factory import RuntimeFactory
 from .health import DISABLED
-from .registry import TenantNotFound, TenantPending, TenantRegistry, TenantUnavailable
+from .registry import TenantDisabled, TenantNotFound, TenantRegistry
 from .tenant_runtime import TenantRuntime
 
 log = logging.getLogger(__name__)
 
+HOST_CACHE_SIZE = 4096  # Host headers are client-controlled: bounded
 
-class TenantHost:
-    def __init__(self, store: Store, builder: RuntimeBuilder, validator_timeout: float):
+
+class TenantRuntimes:
+    def __init__(self, store: Store, settings: Settings, factory: RuntimeFactory):
         self.store = store
-        self.builder = builder
+        self.factory = factory
         self.registry = TenantRegistry(health_sink=self._persist_health,
-                                       validator_timeout=validator_timeout)
+                                       validator_timeout=settings.validator_timeout_seconds)
         self._seen_version: int | None = None
         self._sync_lock = threading.Lock()
         self._register_lock = threading.Lock()
@@ -33,46 +40,34 @@ class TenantHost:
 
     # -- request path ------------------------------------------------------------------
     def runtime(self, tenant: str) -> TenantRuntime:
-        """The tenant's runtime, or the contract's 404/503 answer."""
+        """The tenant's runtime; raises TenantNotFound, TenantDisabled, TenantPending or
+        TenantUnavailable (answered as the contract says, app/errors.py)."""
         self.sync()
         try:
-            try:
-                self._ensure_registered(tenant)
-                return self.registry.resolve(tenant)
-            except TenantNotFound:
-                # Unloaded by a concurrent config change while we waited: load it afresh.
-                self._ensure_registered(tenant)
-                return self.registry.resolve(tenant)
+            self._ensure_registered(tenant)
+            return self.registry.resolve(tenant)
         except TenantNotFound:
-            raise ApiError(404, "unknown_tenant") from None
-        except TenantPending:
-            raise ApiError(503, "tenant_pending", headers={"Retry-After": "1"}) from None
-        except TenantUnavailable:
-            raise ApiError(503, "tenant_unavailable", headers={"Retry-After": "5"}) from None
+            # Unloaded by a concurrent config change while we waited: load it afresh.
+            self._ensure_registered(tenant)
+            return self.registry.resolve(tenant)
 
     def tenant_for_host(self, host: str) -> str | None:
         """The tenant configured for a Host header, if any (cached per config version)."""
         self.sync()
-        by_registry = self.registry.resolve_by_host(host)
-        if by_registry:
-            return by_registry
         normal = normalize_host(host)
         if normal is None:
             return None
         if normal not in self._host_cache:
-            if len(self._host_cache) > 4096:
-                self._host_cache.clear()  # bounded: Host headers are client-controlled
+            if len(self._host_cache) > HOST_CACHE_SIZE:
+                self._host_cache.clear()
             self._host_cache[normal] = self.store.tenants.tenant_for_host(normal)
         return self._host_cache[normal]
 
-    def recheck(self, tenant: str):
+    def recheck(self, tenant: str) -> HealthRecord | None:
         """Run the validator now (admin recheck); returns the stored health record."""
         self.sync()
         self._ensure_registered(tenant, for_recheck=True)
-        try:
-            self.registry.recheck(tenant)
-        except TenantNotFound:
-            raise ApiError(404, "unknown_tenant") from None
+        self.registry.recheck(tenant)
         return self.store.health.get(tenant)
 
     def close(self) -> None:
@@ -94,8 +89,8 @@ class TenantHost:
             self._seen_version = version
 
     def _refresh(self, tenant: str, state) -> None:
-        meta = self.registry.entry_meta(tenant) or {}
-        if state is None or not state.enabled or state.updated_at != meta.get("updated_at"):
+        if state is None or not state.enabled or \
+                state.updated_at != self.registry.version(tenant):
             self.registry.unregister(tenant)  # stops its workers; rebuilt on next use
             return
         local = self.registry.health(tenant)
@@ -112,19 +107,19 @@ class TenantHost:
             if tenant not in self.registry:
                 self._register(tenant, for_recheck)
 
-    def _register(self, tenant: str, for_recheck: bool = False) -> None:
+    def _register(self, tenant: str, for_recheck: bool) -> None:
         record = self.store.tenants.get(tenant)
         if record is None:
-            raise ApiError(404, "unknown_tenant")
+            raise TenantNotFound(tenant)
         if not record.enabled and not for_recheck:
-            raise ApiError(503, "tenant_disabled")
+            raise TenantDisabled(tenant)
         self._register_record(record)
 
     def _register_record(self, record: TenantRecord) -> None:
-        self.registry.register_lazy(
-            record.tenant_id, self.builder.factory(record), hosts=record.hosts,
-            validator=self.builder.validate, health=record.health, reason=record.health_reason,
-            updated_at=record.updated_at)
+        self.registry.register(
+            record.tenant_id, lambda: self.factory.build(record),
+            validator=self.factory.validate, health=record.health,
+            reason=record.health_reason, version=record.updated_at)
 
     def _persist_health(self, tenant: str, state: str, reason: str | None) -> None:
         self.store.health.set(tenant, state, reason)

@@ -27,7 +27,7 @@ def _row(r) -> ReadinessRow:
                         r["readiness_status"], r["readiness_transitions"])
 
 
-class ReadinessStore:
+class TenantReadinessStore:
     def __init__(self, db: SQLiteDatabase):
         self.db = db
 
