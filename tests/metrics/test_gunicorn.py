@@ -57,9 +57,10 @@ class Hammer(threading.Thread):
         while not self.stopped.is_set() and time.monotonic() < deadline:
             try:
                 response = self.server.get(self.path)
-            except requests.ConnectionError:
-                # A recycled worker closing a connection it had accepted: no answer, so
-                # maybe counted, maybe not. Counted here to bound the final total.
+            except (requests.ConnectionError, requests.Timeout):
+                # A recycled worker closing a connection it had accepted, or no worker
+                # booted in time to answer: maybe counted, maybe not (a request that
+                # timed out may still be served). Counted here to bound the final total.
                 self.dropped += 1
                 continue
             if response.status_code != 200:
