@@ -100,8 +100,9 @@ def read_stable(directory: str, read: Callable[[], T], stuck_seconds: float | No
             try:
                 result = read()
             except (FileNotFoundError, struct.error):
-                # Listed, then folded away before it was opened; or a new worker's file
-                # opened before prometheus_client sized it (shorter than its header).
+                # Listed, then folded away before it was opened; or a file opened before
+                # prometheus_client sized it (shorter than its header): a new worker's
+                # is sized at once, a killed worker's is folded away.
                 pass
             else:
                 if read_sequence(directory) == before:

@@ -24,6 +24,8 @@ from .fold_seqlock import SEQUENCE_NAME, write_section
 log = logging.getLogger(__name__)
 
 ARCHIVE_ID = "archive"
+# A file starts with its used length (4 bytes) and 4 bytes of padding.
+_HEADER_BYTES = 8
 
 # File prefix -> how two values of one key combine across processes, exactly as
 # MultiProcessCollector combines them. Gauges in mode "all" keep a pid label (folding
@@ -54,6 +56,10 @@ def _combine(how: str, old: tuple[float, float], new: tuple[float, float]) -> tu
 
 def _read(path: str) -> dict[str, tuple[float, float]]:
     try:
+        if os.path.getsize(path) < _HEADER_BYTES:
+            # Created but never sized: its worker was killed between prometheus_client's
+            # open and truncate. It holds no value, and would fail every scrape if kept.
+            return {}
         return {key: (value, ts)
                 for key, value, ts, _ in MmapedDict.read_all_values_from_file(path)}
     except FileNotFoundError:

@@ -6,8 +6,11 @@ import os
 import threading
 from dataclasses import replace
 
+import pytest
+
+from app.metrics import fold_seqlock
 from app.metrics.multiprocess_folding import fold_dead_worker, reset_directory
-from tests.metrics.fake_workers import monotonic_samples, scrape, worker_files
+from tests.metrics.fake_workers import HEALTH_REQUESTS, monotonic_samples, scrape, worker_files
 from tests.support.metrics_text import samples
 
 
@@ -120,3 +123,19 @@ def test_a_new_start_empties_what_a_master_killed_mid_fold_left(tmp_path, make_w
 
     assert not [p for p in leftovers + [worker_file] if p.exists()]
     assert scrape(tmp_path) == {}
+
+
+def test_a_file_its_worker_never_sized_is_folded_away(tmp_path, make_worker, monkeypatch):
+    worker = make_worker(801)
+    worker.serve(3)
+    worker.die(tmp_path)
+    # Killed between prometheus_client's open (which creates the file) and its truncate.
+    (tmp_path / "gauge_sum_801.db").touch()
+    monkeypatch.setattr(fold_seqlock, "STUCK_SECONDS", 0.2)  # quick; the answer matters
+    with pytest.raises(fold_seqlock.MetricsUnsettled):
+        scrape(tmp_path)
+
+    assert fold_dead_worker(str(tmp_path), 801)
+
+    assert worker_files(tmp_path, 801) == ["gauge_all_801.db"]
+    assert scrape(tmp_path)[HEALTH_REQUESTS] == 3
