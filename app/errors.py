@@ -56,6 +56,7 @@ def _answers() -> dict[type[Exception], Callable[[Any], ApiError]]:
     """Exception type -> the answer to it. Built when the app is: the domain modules
     import this one (for ApiError), so importing them here at load time would be a cycle."""
     from .limits import LimitRefused, UnknownLimit
+    from .metrics.fold_seqlock import MetricsUnsettled
     from .request_body import MalformedBody
     from .runtime.registry import TenantDisabled, TenantNotFound, TenantPending, \
         TenantUnavailable
@@ -86,6 +87,8 @@ def _answers() -> dict[type[Exception], Callable[[Any], ApiError]]:
                                               {"Retry-After": "5"}),
         TenantBusy: lambda e: ApiError(429, "tenant_busy", RETRY_SOON, limit=e.per_tenant),
         MalformedBody: lambda e: ApiError(*MALFORMED_BODY),
+        MetricsUnsettled: lambda e: ApiError(503, "metrics_unavailable", {"Retry-After": "5"},
+                                             reason=e.reason),
     }
 
 

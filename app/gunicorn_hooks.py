@@ -1,8 +1,9 @@
 """gunicorn server hooks: process-wide set-up and teardown, called from config/gunicorn.conf.py.
 
 The master validates settings and migrates the store once before forking; the
-metrics directory is emptied at start, and a dead worker's metric files are marked
-and folded into archives (so recycled workers do not slow every scrape down); each
+metrics directory is emptied at start, and the master's metrics-folder thread drops a
+dead worker's live gauges and folds its other metric files into archives (so recycled
+workers do not slow every scrape down, and the master never waits for that); each
 worker turns SIGTERM into a drain (not ready, still serving) before its graceful exit.
 The management listener is bound by the master and served by every worker.
 """
@@ -16,17 +17,16 @@ import sys
 import threading
 from pathlib import Path
 
-from prometheus_client import multiprocess
-
 from .management import ManagementServer, bind_management_socket
-from .metrics.multiprocess_folding import fold_dead_worker
+from .metrics.fold_queue import DeadWorkerFolder
+from .metrics.multiprocess_folding import reset_directory
 from .services import services_of
 from .settings import ServerSettings, SettingsError, load_settings
 from .store import open_store
 from .tenants.purge import recover as recover_purges
 
-# Dead workers whose files could not be folded yet (a scrape held the lock too long).
-_unfolded: set[int] = set()
+# The master's metrics-folder thread: started in on_starting, stopped in on_exit.
+_folder: DeadWorkerFolder | None = None
 
 
 # The management socket, bound by the master and inherited by every worker it forks.
@@ -49,10 +49,29 @@ def on_starting(server, multiproc_dir: str, server_settings: ServerSettings) -> 
     _bind_management(server, server_settings.management_bind)
     directory = Path(multiproc_dir)
     directory.mkdir(parents=True, exist_ok=True)
-    # Files left by an earlier server would be summed into this one's metrics.
-    for leftover in directory.glob("*.db"):
-        leftover.unlink()
+    reset_directory(multiproc_dir)
+    # Started before the first fork, so that no child_exit ever waits for a thread start.
+    metrics_folder(server, multiproc_dir)
     server.log.info("metrics directory %s", directory)
+
+
+def metrics_folder(server, multiproc_dir: str) -> DeadWorkerFolder:
+    """The running metrics-folder thread, started on first use."""
+    global _folder
+    if _folder is None or not _folder.is_alive():
+        # A pid that names a live worker again (pid reuse) is not folded.
+        _folder = DeadWorkerFolder(multiproc_dir, is_live=lambda pid: pid in server.WORKERS)
+        _folder.start()
+    return _folder
+
+
+def stop_metrics_folder(server) -> None:
+    global _folder
+    if _folder is not None:
+        # Bounded: a fold takes milliseconds, and the thread is a daemon anyway.
+        if not _folder.stop(timeout=5.0):
+            server.log.warning("metrics-folder thread still folding at exit")
+        _folder = None
 
 
 def _bind_management(server, address: str | None) -> None:
@@ -103,22 +122,20 @@ def worker_exit(server, worker) -> None:
 
 
 def child_exit(server, worker, multiproc_dir: str) -> None:
-    # Drop the dead worker's live-gauge files so they stop counting.
-    multiprocess.mark_process_dead(worker.pid, multiproc_dir)
-    # Fold its counters and histograms into the archives: without this, every recycled
-    # worker (max_requests, timeouts, crashes) leaves files that every scrape reads.
-    _unfolded.add(worker.pid)
-    for pid in sorted(_unfolded):
-        if not fold_dead_worker(multiproc_dir, pid):
-            server.log.warning("metrics: files of worker %s not folded yet (scrape running)",
-                               pid)
-            break
-        _unfolded.discard(pid)
+    """Runs in the master, which respawns nobody until it returns: queue the pid, no more.
+
+    The metrics-folder thread drops the dead worker's live-gauge files (so they stop
+    counting) and folds its counters and histograms into the archives: without folding,
+    every recycled worker (max_requests, timeouts, crashes) leaves files that every
+    scrape reads.
+    """
+    metrics_folder(server, multiproc_dir).submit(worker.pid)
 
 
 def on_exit(server, directories: list[tuple[str, bool]]) -> None:
-    """Close the management socket; remove the metrics and limit directories this server
-    created (not operator-set ones)."""
+    """Stop the metrics-folder thread, close the management socket, and remove the
+    metrics and limit directories this server created (not operator-set ones)."""
+    stop_metrics_folder(server)
     if _management_socket is not None:
         _management_socket.close()
     for directory, created_here in directories:

@@ -15,7 +15,7 @@ from pathlib import Path
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from app.metrics.multiprocess_folding import LockedMultiProcessCollector
+from app.metrics.fold_seqlock import StableMultiProcessCollector
 
 from .load import Load, spread
 from .servers import Server, ServerPool, create_tenants, tenant_ids
@@ -39,7 +39,7 @@ def read_directory_ms(directory: str, times: int = 20) -> list[float]:
     result = []
     for _ in range(times):
         registry = CollectorRegistry(auto_describe=False)
-        LockedMultiProcessCollector(registry, path=directory)
+        StableMultiProcessCollector(registry, path=directory)
         started = time.perf_counter()
         generate_latest(registry)
         result.append((time.perf_counter() - started) * 1000)

@@ -11,7 +11,7 @@ from prometheus_client.core import Metric
 from ..openapi import Blueprint
 from ..services import services
 from ..store import StoreUnavailable
-from .multiprocess_folding import LockedMultiProcessCollector
+from .fold_seqlock import StableMultiProcessCollector
 
 log = logging.getLogger(__name__)
 
@@ -43,8 +43,9 @@ def build_scrape_registry(app_registry: CollectorRegistry, multiproc_dir: str | 
     registry = CollectorRegistry(auto_describe=False)
     if multiproc_dir:
         # Sums (or picks, per gauge mode) every worker's values from the shared directory,
-        # under the lock the master takes to fold a dead worker's files into the archives.
-        LockedMultiProcessCollector(registry, path=multiproc_dir)
+        # read again if the master folded dead workers' files meanwhile; when no stable
+        # read is possible the scrape answers 503 metrics_unavailable, never wrong values.
+        StableMultiProcessCollector(registry, path=multiproc_dir)
     else:
         registry.register(app_registry)
     for collector in collectors:

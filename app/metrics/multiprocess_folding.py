@@ -4,26 +4,28 @@ prometheus_client keeps one file per process and kind (``counter_<pid>.db``, ...
 sums them at every scrape. Files of dead workers never go away, so with worker
 recycling (``max_requests``) every scrape reads more files. The master folds a dead
 worker's files into ``<kind>_archive.db`` (same keys, values combined the way the
-collector combines them) under an exclusive lock that scrapes take shared: a scrape
-never sees a value both in a worker file and in the archive, or in neither, so the
-values it renders are unchanged by folding and counters never go backwards.
+collector combines them) inside a write section of the fold sequence lock
+(``fold_seqlock``): a scrape that overlapped a fold reads again, so it never renders a
+value both in a worker file and in the archive, or in neither; the values it renders
+are unchanged by folding and counters never go backwards.
 """
 from __future__ import annotations
 
-import fcntl
+import glob
 import logging
 import os
-import time
-from contextlib import contextmanager
-from typing import Callable, ContextManager, Iterator
+import struct
+from typing import Iterable
 
 from prometheus_client.mmap_dict import MmapedDict
-from prometheus_client.multiprocess import MultiProcessCollector
+
+from .fold_seqlock import SEQUENCE_NAME, write_section
 
 log = logging.getLogger(__name__)
 
-LOCK_NAME = ".fold.lock"
 ARCHIVE_ID = "archive"
+# A file starts with its used length (4 bytes) and 4 bytes of padding.
+_HEADER_BYTES = 8
 
 # File prefix -> how two values of one key combine across processes, exactly as
 # MultiProcessCollector combines them. Gauges in mode "all" keep a pid label (folding
@@ -41,30 +43,6 @@ _FOLDABLE = {
 }
 
 
-@contextmanager
-def _flock(directory: str, mode: int) -> Iterator[None]:
-    fd = os.open(os.path.join(directory, LOCK_NAME), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC,
-                 0o600)
-    try:
-        fcntl.flock(fd, mode)
-        yield
-    finally:
-        os.close(fd)  # closing the description drops the lock
-
-
-def scrape_lock(directory: str) -> ContextManager[None]:
-    """Held (shared) while a scrape reads the files; folds wait for it."""
-    return _flock(directory, fcntl.LOCK_SH)
-
-
-class LockedMultiProcessCollector(MultiProcessCollector):
-    """MultiProcessCollector that reads every file under the scrape lock."""
-
-    def collect(self):
-        with scrape_lock(self._path):
-            return list(super().collect())
-
-
 def _combine(how: str, old: tuple[float, float], new: tuple[float, float]) -> tuple[float, float]:
     (old_value, old_ts), (new_value, new_ts) = old, new
     if how == _SUM:
@@ -78,6 +56,10 @@ def _combine(how: str, old: tuple[float, float], new: tuple[float, float]) -> tu
 
 def _read(path: str) -> dict[str, tuple[float, float]]:
     try:
+        if os.path.getsize(path) < _HEADER_BYTES:
+            # Created but never sized: its worker was killed between prometheus_client's
+            # open and truncate. It holds no value, and would fail every scrape if kept.
+            return {}
         return {key: (value, ts)
                 for key, value, ts, _ in MmapedDict.read_all_values_from_file(path)}
     except FileNotFoundError:
@@ -99,7 +81,7 @@ def _write_archive(directory: str, prefix: str, values: dict[str, tuple[float, f
 
 
 def fold_files(directory: str, pid: int) -> int:
-    """Fold ``pid``'s foldable files into the archives; the caller holds the fold lock.
+    """Fold ``pid``'s foldable files into the archives, inside a write section.
 
     Returns how many files were folded (and removed).
     """
@@ -125,32 +107,36 @@ def fold_files(directory: str, pid: int) -> int:
     return folded
 
 
-def fold_dead_worker(directory: str, pid: int, wait_seconds: float = 2.0,
-                     clock: Callable[[], float] = time.monotonic,
-                     pause: Callable[[float], None] = time.sleep) -> bool:
-    """Fold a dead worker's files (called by the master in child_exit).
+def fold_dead_workers(directory: str, pids: Iterable[int]) -> set[int]:
+    """Fold dead workers' files in one write section; returns the pids left with none.
 
-    Waits at most ``wait_seconds`` for running scrapes, so the master is never stuck
-    behind one; on timeout the files stay (still summed correctly, just not
-    compacted) and False is returned so the caller can retry later.
+    Never waits for a scrape: scrapes that overlap the section read again.
     """
-    fd = os.open(os.path.join(directory, LOCK_NAME), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC,
-                 0o600)
-    try:
-        deadline = clock() + wait_seconds
-        while True:
+    folded = set()
+    with write_section(directory):
+        for pid in pids:
             try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if clock() >= deadline:
-                    return False
-                pause(0.01)
-        try:
-            fold_files(directory, pid)
-        except (OSError, RuntimeError, ValueError) as exc:
-            # A torn file (worker killed mid-write): leave it as it is for the collector.
-            log.warning("metrics: could not fold files of worker %s: %s", pid, exc)
-        return True
-    finally:
-        os.close(fd)
+                fold_files(directory, pid)
+            except (OSError, RuntimeError, ValueError, struct.error) as exc:
+                # A torn file (worker killed mid-write) or a file system error: the file
+                # stays where it was, still summed by every scrape.
+                log.warning("metrics: could not fold files of worker %s: %s", pid, exc)
+            else:
+                folded.add(pid)
+    return folded
+
+
+def fold_dead_worker(directory: str, pid: int) -> bool:
+    """Fold one dead worker's files; True when none of its foldable files is left."""
+    return pid in fold_dead_workers(directory, [pid])
+
+
+def reset_directory(directory: str) -> None:
+    """Empty the directory at start: an earlier server's files would be summed into ours.
+
+    Also drops what a master killed mid-fold left: a file moved aside, a half-written
+    archive, an odd fold sequence (which would make every scrape give up).
+    """
+    for pattern in ("*.db", ".*.folding", ".*.tmp", SEQUENCE_NAME):
+        for leftover in glob.glob(os.path.join(directory, pattern)):
+            os.unlink(leftover)

@@ -46,10 +46,15 @@ def burst(server, paths: list[str]) -> list[requests.Response]:
 
 
 def scrape(server) -> str | None:
-    """The /metrics text, or None while no worker answers (workers restarting)."""
+    """The /metrics text, or None while no worker answers (workers restarting).
+
+    While every worker is being replaced the listening socket still accepts, so "no
+    answer" is a read timeout as often as a refused connection: on a busy machine new
+    workers can take longer than the timeout to boot. The caller's poll bounds both.
+    """
     try:
         response = requests.get(server.url("/metrics"), headers=CLOSE, timeout=5)
-    except requests.ConnectionError:
+    except (requests.ConnectionError, requests.Timeout):
         return None
     return response.text if response.status_code == 200 else None
 
