@@ -9,12 +9,12 @@ from collections import Counter
 from dataclasses import replace
 
 import pytest
-
-from app.errors import api_error_for
 from prometheus_client import multiprocess
 from prometheus_client.mmap_dict import MmapedDict
 
+from app.errors import api_error_for
 from app.metrics import fold_seqlock
+from app.services import services_of
 from app.metrics.multiprocess_folding import fold_dead_worker, reset_directory
 from tests.metrics.fake_workers import HEALTH_REQUESTS, foldable_files, scrape
 from tests.support.metrics_text import samples
@@ -95,8 +95,9 @@ def test_a_scrape_that_cannot_get_a_stable_read_answers_503_not_numbers(
         app, tmp_path, make_worker, monkeypatch):
     directory = tmp_path / "multiproc"
     directory.mkdir()
-    settings = app.extensions["tenantgate.settings"]
-    app.extensions["tenantgate.settings"] = replace(settings, multiproc_dir=str(directory))
+    found = services_of(app)
+    monkeypatch.setitem(app.extensions, "tenantgate", replace(
+        found, settings=replace(found.settings, multiproc_dir=str(directory))))
     worker = make_worker(21, directory)
     worker.serve(3)
     worker.die(directory)
