@@ -5,7 +5,6 @@ Global readiness does not move and another tenant keeps being served (contract s
 from __future__ import annotations
 
 import threading
-import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
@@ -14,6 +13,7 @@ import requests
 
 from tests.support.metrics_text import value
 from tests.limits.helpers import serve
+from tests.support.polling import poll, wait_until
 
 pytestmark = [pytest.mark.chaos, pytest.mark.gunicorn]
 
@@ -47,13 +47,8 @@ def noisy_inflight(text: str) -> dict:
             for name in NOISY_LIMITS}
 
 
-def wait_until_saturated(server) -> None:
-    deadline = time.monotonic() + TIMEOUT
-    while time.monotonic() < deadline:
-        if noisy_inflight(get(server, "/metrics").text) == NOISY_LIMITS:
-            return
-        time.sleep(0.05)  # pause inside a loop bounded by its deadline
-    raise AssertionError(f"never saturated\n{server.log()[-3000:]}")
+def saturated(server) -> bool:
+    return noisy_inflight(get(server, "/metrics").text) == NOISY_LIMITS
 
 
 def test_a_tenant_saturating_every_limit_moves_neither_readiness_nor_other_tenants(tmp_path):
@@ -84,7 +79,8 @@ def test_a_tenant_saturating_every_limit_moves_neither_readiness_nor_other_tenan
         with ThreadPoolExecutor(len(LONG_HOLDS) + HAMMERS) as pool:
             long_holds = [pool.submit(post, server, f"/t/{NOISY}/chaos/hold/{name}?ms={HOLD_MS}")
                           for name in LONG_HOLDS]
-            wait_until_saturated(server)
+            assert wait_until(lambda: saturated(server), TIMEOUT), \
+                f"never saturated\n{server.log()[-3000:]}"
             hammers = [pool.submit(hammer, i) for i in range(HAMMERS)]
             try:
                 rounds = [check_round(server) for _ in range(ROUNDS)]
@@ -118,12 +114,9 @@ def test_a_tenant_saturating_every_limit_moves_neither_readiness_nor_other_tenan
         text = get(server, "/metrics").text
         assert readiness(text) == baseline
         assert noisy_inflight(text) == {name: 0 for name in NOISY_LIMITS}
-        deadline = time.monotonic() + TIMEOUT
-        while time.monotonic() < deadline and not all(
-                value(text, "tenant_limit_rejections_total", tenant=NOISY, limit=limit,
-                      scope="tenant") == count for limit, count in refused_by.items()):
-            time.sleep(0.05)  # pause inside a loop bounded by its deadline
-            text = get(server, "/metrics").text
+        text = poll(lambda: get(server, "/metrics").text, lambda text: all(
+            value(text, "tenant_limit_rejections_total", tenant=NOISY, limit=limit,
+                  scope="tenant") == count for limit, count in refused_by.items()), TIMEOUT)
         for limit, count in refused_by.items():
             assert value(text, "tenant_limit_rejections_total", tenant=NOISY, limit=limit,
                          scope="tenant") == count

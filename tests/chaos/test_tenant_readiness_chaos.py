@@ -11,7 +11,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from tests.support.metrics_text import value
-from tests.tenant_readiness.helpers import http, serving, wait_until
+from tests.support.polling import wait_until
+from tests.tenant_readiness.helpers import http, serving
 
 pytestmark = pytest.mark.chaos
 
@@ -54,7 +55,7 @@ def until_stopped(stop: threading.Event, call, limit: int = 2000) -> list:
 def test_faulty_tenant_degrades_alone_under_gunicorn(tmp_path, fault, reasons):
     stop = threading.Event()
     with serving(tmp_path, workers=2, env=ENV) as server:
-        assert wait_until(lambda: len(server.worker_pids()) == 2, timeout=30)
+        assert wait_until(lambda: len(server.worker_pids()) == 2, seconds=30)
         for tenant in ("victim", "bystander"):
             assert http(server, "PUT", f"/admin/tenants/{tenant}", json={},
                         headers=ADMIN).status_code == 201
@@ -154,4 +155,4 @@ def test_burst_of_probes_on_a_hung_tenant_does_not_starve_other_tenants(app, cli
     assert client.get("/readyz").status_code == 200
     configure(client, "victim", None)
     # Let the hung resolutions finish before the app (and its store) is closed.
-    assert wait_until(lambda: client.get("/tenant/victim/readyz").status_code == 200)
+    assert wait_until(lambda: client.get("/tenant/victim/readyz").status_code == 200, seconds=30)

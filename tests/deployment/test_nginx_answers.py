@@ -11,7 +11,7 @@ import requests
 from tests.deployment.nginx import SHIPPED, require_nginx, start_nginx
 from tests.deployment.raw_http import HEALTHZ, exchange
 from tests.deployment.slow_clients import SlowClients
-from tests.runtime.helpers import poll
+from tests.support.polling import poll
 
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024  # the app's default
 

@@ -12,6 +12,7 @@ import pytest
 from app.examples import llm_routes
 from app.runtime import register_tenant_blueprint
 from tests.support.metrics_text import label_values, samples, value
+from tests.support.polling import poll
 
 KEY = "limits-admin-key-7c1d"
 ADMIN = {"X-Admin-Key": KEY}
@@ -259,9 +260,8 @@ def test_a_purged_tenants_limit_series_disappear(app, client, tenants):
 def test_upload_processing_waits_for_the_tenants_ocr_permit(app, client, tenants):
     done = client.post("/t/a/uploads", data={"file": (io.BytesIO(b"page"), "a.txt")})
     assert done.status_code == 202
-    deadline, state = time.monotonic() + TIMEOUT, "queued"
-    while state in ("queued", "processing") and time.monotonic() < deadline:
-        state = client.get(f"/t/a/uploads/{done.get_json()['id']}").get_json()["state"]
+    state = poll(lambda: client.get(f"/t/a/uploads/{done.get_json()['id']}").get_json()["state"],
+                 lambda state: state not in ("queued", "processing"), TIMEOUT)
     assert state == "done"
 
     held = Held(app, "a", "ocr", 5)
@@ -275,9 +275,8 @@ def test_upload_processing_waits_for_the_tenants_ocr_permit(app, client, tenants
     finally:
         held.release_all()
     # Once permits are free again the queued upload is processed, not dropped.
-    deadline, state = time.monotonic() + TIMEOUT, "queued"
-    while state in ("queued", "processing") and time.monotonic() < deadline:
-        state = client.get(f"/t/a/uploads/{queued.get_json()['id']}").get_json()["state"]
+    state = poll(lambda: client.get(f"/t/a/uploads/{queued.get_json()['id']}").get_json()["state"],
+                 lambda state: state not in ("queued", "processing"), TIMEOUT)
     assert state == "done"
 
 

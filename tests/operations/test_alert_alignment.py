@@ -21,6 +21,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from app.runtime.context import current_tenant
 from tests.operations.promql import as_plain_promql, grafana_query, metric_names
 from tests.support.metrics_text import value
+from tests.support.polling import poll
 from tests.support.server import start_server
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -93,10 +94,9 @@ def upload_and_wait(client) -> None:
     ocr permit, which hold_and_refuse needs to itself."""
     upload = client.post("/t/acme/uploads", data={"file": (io.BytesIO(b"x" * 100), "a.txt")})
     assert upload.status_code == 202
-    deadline = time.monotonic() + 10
-    while client.get(upload.headers["Location"]).json["state"] != "done":
-        assert time.monotonic() < deadline, "the upload was never processed"
-        time.sleep(0.01)  # pause inside a loop bounded by its deadline
+    state = poll(lambda: client.get(upload.headers["Location"]).json["state"],
+                 lambda state: state == "done")
+    assert state == "done", "the upload was never processed"
 
 
 def exercise(app, client) -> str:

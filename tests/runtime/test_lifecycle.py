@@ -9,7 +9,8 @@ from contextlib import contextmanager
 import pytest
 
 from app import close_app, create_app
-from tests.runtime.helpers import AUTH, KEY, poll, put, threads_named
+from tests.runtime.helpers import AUTH, KEY, put, threads_named
+from tests.support.polling import poll
 
 
 WAIT = 10.0

@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from app.runtime.retention import UploadPruner
-from tests.runtime.helpers import AUTH, KEY, poll, put
+from tests.runtime.helpers import AUTH, KEY, put
 from tests.support.metrics_text import value
+from tests.support.polling import poll
 
 WAIT = 10.0
 SETTINGS = {"TENANT_ADMIN_KEY": KEY, "GUNICORN_THREADS": 32, "TENANT_MAX_THREAD_SHARE": 1}

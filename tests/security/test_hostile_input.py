@@ -12,7 +12,6 @@ from __future__ import annotations
 import hmac
 import io
 import logging
-import time
 from pathlib import Path
 from urllib.parse import quote
 
@@ -23,6 +22,7 @@ from app import close_app, create_app
 from app.api_keys import key_matches
 from tests.support.metrics_text import label_values, samples
 from tests.reliability.serving import serving
+from tests.support.polling import poll
 
 ADMIN_KEYS = ("hostile-admin-key-one-8c1d52", "hostile-admin-key-two-47ae09")
 API_KEYS = ("hostile-api-key-one-d3b7f1", "hostile-api-key-two-90c4e6")
@@ -34,7 +34,6 @@ MAX_JSON_BYTES = 1024 * 1024
 ACME = {"hosts": ["acme.example"], "limits": {"ocr": 2}, "extra": {"plan": "gold"}}
 ENV_TO_CLEAR = ("TENANT_ADMIN_KEY", "TENANT_API_KEY", "TENANT_DB_URL", "PROMETHEUS_MULTIPROC_DIR",
                 "CHAOS_ENABLED", "LIMIT_STATE_DIR", "MAX_JSON_BYTES", "DEFAULT_TENANT")
-POLL_SECONDS = 10.0
 
 
 # -- one app for the module ----------------------------------------------------------------
@@ -85,16 +84,6 @@ def prepare_acme(app, sandbox: Path) -> None:
     (root / "escape-link").symlink_to(sandbox / "outside", target_is_directory=True)
     (root / "acme-link").symlink_to(root / "acme" / "data", target_is_directory=True)
     client.get("/metrics")  # record every tenant's observed readiness once
-
-
-def poll(probe, done, seconds: float = POLL_SECONDS):
-    """Bounded polling: call ``probe`` until ``done(result)`` or the bound passes."""
-    deadline = time.monotonic() + seconds
-    result = probe()
-    while not done(result) and time.monotonic() < deadline:
-        time.sleep(0.01)  # pause inside a loop bounded by its deadline
-        result = probe()
-    return result
 
 
 def upload(client, prefix: str, content: bytes, filename: str, headers=None) -> dict:

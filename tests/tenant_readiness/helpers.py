@@ -88,13 +88,3 @@ def _kill_leftovers(server: Server, pids: set[int]) -> None:
                 os.kill(pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
-
-
-def wait_until(predicate, timeout: float = 30.0) -> bool:
-    """Poll ``predicate`` until it holds or ``timeout`` seconds pass; its last answer."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)  # pause inside a loop bounded by its deadline
-    return bool(predicate())

@@ -7,7 +7,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from tests.support.metrics_text import label_values, value
-from tests.tenant_readiness.helpers import http, serving, wait_until
+from tests.support.polling import wait_until
+from tests.tenant_readiness.helpers import http, serving
 
 pytestmark = pytest.mark.gunicorn
 
@@ -17,7 +18,7 @@ KEY = {"X-API-Key": API_KEY}
 
 
 def has_workers(server, count: int) -> bool:
-    return wait_until(lambda: len(server.worker_pids()) == count, timeout=30)
+    return wait_until(lambda: len(server.worker_pids()) == count, seconds=30)
 
 
 def fresh_readyz(server, tenant: str):

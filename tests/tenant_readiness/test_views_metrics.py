@@ -1,12 +1,11 @@
 """Tenant readiness through the test client: label cap, churn, tenant metrics, failure isolation."""
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from app.store import StoreUnavailable
 from tests.support.metrics_text import label_values, value
+from tests.support.polling import wait_until
 from tests.tenant_readiness.helpers import ADMIN, readyz, scrape, set_ready
 
 HISTOGRAM = "tenant_readiness_check_duration_seconds"
@@ -191,9 +190,8 @@ def test_a_failing_tenant_shows_state_0_on_metrics_until_it_resolves_again(app, 
 
     monkeypatch.setattr(service, "_resolve_and_record", resolve)
     assert readyz(client, "broken")[1]["status"] == "error"
-    deadline = time.monotonic() + 10
-    while store.readiness.get("broken").status != "error" and time.monotonic() < deadline:
-        time.sleep(0.01)  # the error is recorded in the background
+    # The error is recorded in the background.
+    assert wait_until(lambda: store.readiness.get("broken").status == "error")
     assert value(scrape(client), "tenant_readiness_state", tenant="broken") == 0
     monkeypatch.undo()
     assert readyz(client, "broken")[0] == 200
