@@ -12,14 +12,13 @@ import pytest
 import requests
 
 from tests.support.metrics_text import value
-from tests.limits.helpers import serve
 from tests.support.polling import poll, wait_until
+from tests.support.server import running_server
 
 pytestmark = [pytest.mark.chaos, pytest.mark.gunicorn]
 
 KEY = "chaos-limits-key-93ab"
 ADMIN = {"X-Admin-Key": KEY}
-CLOSE = {"Connection": "close"}
 TIMEOUT = 30.0
 NOISY, CALM = "noisy", "calm"
 # Small limits so a handful of long holds fills every one: student 1 + teacher 2 = total 3.
@@ -31,11 +30,11 @@ ROUNDS = 10
 
 
 def post(server, path: str) -> requests.Response:
-    return requests.post(server.url(path), headers=CLOSE, timeout=TIMEOUT)
+    return server.request("POST", path, timeout=TIMEOUT)
 
 
 def get(server, path: str) -> requests.Response:
-    return requests.get(server.url(path), headers=CLOSE, timeout=TIMEOUT)
+    return server.request("GET", path, timeout=TIMEOUT)
 
 
 def readiness(text: str) -> tuple:
@@ -54,7 +53,7 @@ def saturated(server) -> bool:
 def test_a_tenant_saturating_every_limit_moves_neither_readiness_nor_other_tenants(tmp_path):
     # Every thread too, not only every limit: the share of threads is tested on its own.
     env = {"TENANT_ADMIN_KEY": KEY, "CHAOS_ENABLED": "1", "TENANT_MAX_THREAD_SHARE": "1"}
-    with serve(tmp_path, workers=4, env=env) as server:
+    with running_server(tmp_path, workers=4, env=env) as server:
         assert server.put(f"/admin/tenants/{NOISY}", json={"limits": NOISY_LIMITS},
                           headers=ADMIN).status_code == 201
         assert server.put(f"/admin/tenants/{CALM}", json={}, headers=ADMIN).status_code == 201

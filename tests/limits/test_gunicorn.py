@@ -13,7 +13,8 @@ import pytest
 import requests
 
 from tests.support.metrics_text import value
-from tests.limits.helpers import serve
+from tests.support.polling import poll
+from tests.support.server import running_server
 
 pytestmark = pytest.mark.gunicorn
 
@@ -21,7 +22,7 @@ KEY = "gunicorn-limits-key-41e8"
 ADMIN = {"X-Admin-Key": KEY}
 # The share of threads per tenant out of the way: these tests count the tenant limits.
 ENV = {"TENANT_ADMIN_KEY": KEY, "CHAOS_ENABLED": "1", "TENANT_MAX_THREAD_SHARE": "1"}
-CLOSE = {"Connection": "close"}  # every request a new connection, accepted by any worker
+CLOSE = {"Connection": "close"}
 TIMEOUT = 30.0
 
 
@@ -31,7 +32,8 @@ def create_tenant(server, tenant: str) -> None:
 
 
 def post(server, path: str, timeout: float = TIMEOUT) -> requests.Response:
-    return requests.post(server.url(path), headers=CLOSE, timeout=timeout)
+    # Every request a new connection, accepted by any worker.
+    return server.request("POST", path, timeout=timeout)
 
 
 def burst(server, paths: list[str]) -> list[requests.Response]:
@@ -45,6 +47,14 @@ def burst(server, paths: list[str]) -> list[requests.Response]:
         return list(pool.map(send, paths, timeout=TIMEOUT * 2))
 
 
+def wait_for_workers(server, count: int, not_in: frozenset = frozenset()) -> list[int]:
+    """Bounded poll: ``count`` workers, none of them in ``not_in`` (killed ones replaced)."""
+    pids = poll(server.worker_pids, lambda pids: len(pids) == count and not set(pids) & not_in,
+                TIMEOUT)
+    assert len(pids) == count and not set(pids) & not_in, (pids, not_in)
+    return pids
+
+
 def scrape(server) -> str | None:
     """The /metrics text, or None while no worker answers (workers restarting)."""
     try:
@@ -52,17 +62,6 @@ def scrape(server) -> str | None:
     except requests.ConnectionError:
         return None
     return response.text if response.status_code == 200 else None
-
-
-def wait_for_workers(server, count: int, not_in: frozenset = frozenset()) -> list[int]:
-    """Bounded poll: /healthz answers as soon as one worker is up; the others follow."""
-    deadline = time.monotonic() + TIMEOUT
-    pids = server.worker_pids()
-    while (len(pids) != count or set(pids) & not_in) and time.monotonic() < deadline:
-        time.sleep(0.05)  # pause inside a loop bounded by its deadline
-        pids = server.worker_pids()
-    assert len(pids) == count and not set(pids) & not_in, (pids, not_in)
-    return pids
 
 
 def wait_for_metric(server, expected: float, name: str, **labels) -> str:
@@ -80,7 +79,7 @@ def wait_for_metric(server, expected: float, name: str, **labels) -> str:
 
 @pytest.mark.parametrize("workers", [1, 4])
 def test_a_tenant_limit_admits_the_same_number_whatever_the_worker_count(tmp_path, workers):
-    with serve(tmp_path, workers=workers, env=ENV) as server:
+    with running_server(tmp_path, workers=workers, env=ENV) as server:
         wait_for_workers(server, workers)
         create_tenant(server, "a")
         answers = burst(server, ["/t/a/chaos/hold/llm_student?ms=1500"] * 12)
@@ -102,7 +101,7 @@ def test_a_tenant_limit_admits_the_same_number_whatever_the_worker_count(tmp_pat
 
 
 def test_permits_held_by_sigkilled_workers_come_back(tmp_path):
-    with serve(tmp_path, workers=4, env=ENV) as server:
+    with running_server(tmp_path, workers=4, env=ENV) as server:
         create_tenant(server, "a")
 
         def long_hold():

@@ -10,14 +10,14 @@ from __future__ import annotations
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Callable, Iterator, Mapping, TypeVar
 
 import requests
 
 from tests.support.metrics_text import value
-from tests.support.server import Server, start_server
+from tests.support.server import Server, running_server
 
 ADMIN_KEY = "multihost-admin-key-6c1f"
 API_KEY = "multihost-api-key-0b7e"
@@ -26,7 +26,6 @@ API = {"X-API-Key": API_KEY}
 CLOSE = {"Connection": "close"}  # a new connection per request: any worker may answer
 KEYS_ENV = {"TENANT_ADMIN_KEY": ADMIN_KEY, "TENANT_API_KEY": API_KEY}
 REQUEST_TIMEOUT = 15.0
-START_TIMEOUT = 60.0
 POLL_TIMEOUT = 30.0
 
 T = TypeVar("T")
@@ -40,28 +39,30 @@ def host_env(url: str, data_root: Path, extra: Mapping[str, str] | None = None) 
 @contextmanager
 def hosts(tmp_path: Path, url: str, count: int = 2, workers: int = 2,
           env: Mapping[str, str] | None = None) -> Iterator[list[Server]]:
-    """``count`` hosts started together on one store; each stopped in a finally."""
+    """``count`` hosts started together on one store; every one stopped at the end."""
     data_root = tmp_path / "tenants"
     data_root.mkdir(parents=True, exist_ok=True)
-    servers: list[Server] = []
-    try:
+    with ExitStack() as started:
+        servers: list[Server] = []
         for index in range(count):
             home = tmp_path / f"host-{chr(ord('a') + index)}"
             home.mkdir()
             # An explicit slot directory: a SIGKILLed master cannot remove a temporary one.
             extra = {"LIMIT_STATE_DIR": str(home / "limits"), **(env or {})}
-            servers.append(start_server(home, workers=workers, wait=False,
-                                        env=host_env(url, data_root, extra)))
-        for server in servers:
-            # /healthz answers and every worker has built its app (signals sent to a
-            # worker still booting would be lost).
-            server.wait_ready(START_TIMEOUT)
-        yield servers
-    finally:
-        # Stopped together (each stop waits for gunicorn's own shutdown); a host that
-        # was killed by the test is simply reaped.
-        with ThreadPoolExecutor(max(1, len(servers))) as pool:
-            list(pool.map(lambda server: server.stop(), servers))
+            servers.append(started.enter_context(
+                running_server(home, workers=workers, wait=False,
+                               env=host_env(url, data_root, extra))))
+        try:
+            for server in servers:
+                # /healthz answers and every worker has built its app (signals sent to a
+                # worker still booting would be lost).
+                server.wait_ready()
+            yield servers
+        finally:
+            # Stopped together (each stop waits for gunicorn's own shutdown); a host that
+            # was killed by the test is simply reaped.
+            with ThreadPoolExecutor(len(servers)) as pool:
+                list(pool.map(lambda server: server.stop(), servers))
 
 
 def request(method: str, server: Server, path: str, **kwargs) -> requests.Response:

@@ -8,7 +8,6 @@ import json
 import os
 import re
 import shutil
-import signal
 import subprocess
 import threading
 import time
@@ -22,7 +21,7 @@ from app.runtime.context import current_tenant
 from tests.operations.promql import as_plain_promql, grafana_query, metric_names
 from tests.support.metrics_text import value
 from tests.support.polling import poll
-from tests.support.server import start_server
+from tests.support.server import running_server
 
 ROOT = Path(__file__).resolve().parents[2]
 ALERTS = ROOT / "alerts"
@@ -249,8 +248,7 @@ def test_names_hold_under_gunicorn(tmp_path):
     prometheus_client's multiprocess files plus the scrape-time collectors."""
     env = {"TENANT_ADMIN_KEY": "k", "TENANT_API_KEY": "a", "CHAOS_ENABLED": "1",
            "TENANT_READINESS_HISTOGRAM": "1", "MAX_TENANT_LABELS": "2"}
-    server = start_server(tmp_path, env=env)
-    try:
+    with running_server(tmp_path, env=env) as server:
         put = server.put("/admin/tenants/acme", json={"limits": {"ocr": 1}}, headers=ADMIN)
         assert put.status_code == 201
         ready = server.post("/tenant/beta/set_ready", json={"ready": False}, headers=API)
@@ -270,10 +268,6 @@ def test_names_hold_under_gunicorn(tmp_path):
         finally:
             holder.join()
         text = server.get("/metrics").text
-    finally:
-        # SIGTERM (graceful), not the helper's default SIGINT: gunicorn's gthread quick
-        # shutdown sometimes deadlocks a worker, and stop() then waits 30 s to SIGKILL.
-        server.stop(signal.SIGTERM)
     missing = not_exported(exported_families(text))
     assert set(missing) <= NO_SAMPLE_UNDER_GUNICORN, report(missing)
 

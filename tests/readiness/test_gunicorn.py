@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from tests.support.metrics_text import total, value
-from tests.support.server import running_server, start_server
+from tests.support.server import running_server
 
 pytestmark = pytest.mark.gunicorn
 
@@ -41,8 +41,7 @@ def test_raw_paths_never_become_labels(tmp_path):
 
 
 def test_sigterm_drains_with_503_then_exits_cleanly(tmp_path):
-    server = start_server(tmp_path, workers=2, env={"SHUTDOWN_DRAIN_SECONDS": "3"})
-    try:
+    with running_server(tmp_path, workers=2, env={"SHUTDOWN_DRAIN_SECONDS": "3"}) as server:
         assert server.get("/readyz").status_code == 200
         server.process.send_signal(signal.SIGTERM)
         seen = []
@@ -56,5 +55,3 @@ def test_sigterm_drains_with_503_then_exits_cleanly(tmp_path):
         assert [c["name"] for c in body["checks"] if not c["ok"]] == ["shutdown"]
         assert server.get("/healthz").status_code == 200
         assert server.process.wait(timeout=30) == 0
-    finally:
-        server.stop(signal.SIGKILL)

@@ -27,8 +27,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.reliability.serving import serving
 from tests.support.polling import poll
+from tests.support.server import running_server
 
 pytestmark = [pytest.mark.soak, pytest.mark.gunicorn]
 
@@ -195,7 +195,7 @@ def test_mixed_load_leaks_nothing_and_readyz_stays_ready(tmp_path):
     samples: dict[int, list[tuple[float, dict]]] = {}
     lock = threading.Lock()
 
-    with serving(tmp_path, workers=WORKERS, env=env) as server:
+    with running_server(tmp_path, workers=WORKERS, env=env) as server:
         pids = all_workers_forked(server)
         prepare(server, tmp_path / "tenants")
         documented = documented_statuses(server.get("/openapi.json").json())

@@ -7,9 +7,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-from tests.reliability.serving import serving
 from tests.support.metrics_text import samples
 from tests.support.polling import poll
+from tests.support.server import running_server
 
 
 def files(root: Path) -> dict[str, str]:
@@ -62,7 +62,7 @@ POLL_SECONDS = 10.0
 def seeded_server(sandbox: Path, env: dict | None = None, **kwargs) -> Iterator:
     """gunicorn (2 workers) with tenant acme and one processed upload; at the end its log
     holds neither key nor a traceback."""
-    with serving(sandbox, workers=2, env={**ENV, **(env or {})}, **kwargs) as server:
+    with running_server(sandbox, workers=2, env={**ENV, **(env or {})}, **kwargs) as server:
         assert server.put("/admin/tenants/acme", json={"extra": {"plan": "gold"}},
                           headers=ADMIN).status_code == 201
         uploaded = server.post("/t/acme/uploads",

@@ -15,8 +15,7 @@ import pytest
 
 from app.free_json import MAX_BYTES, MAX_DEPTH
 from tests.security.serving_state import ADMIN, seeded_server, unchanged_check
-from tests.reliability.serving import serving
-from tests.support.server import ROOT
+from tests.support.server import ROOT, running_server
 
 pytestmark = pytest.mark.gunicorn
 
@@ -124,8 +123,8 @@ def test_limits_at_their_bounds_are_stored(server):
 def failing_render(tmp_path_factory):
     """A server whose admin answers fail to render for tenants named boom-*."""
     sandbox = tmp_path_factory.mktemp("render")
-    with serving(sandbox, workers=2, env={"TENANT_ADMIN_KEY": ADMIN["X-Admin-Key"]},
-                 app_module="tests.support.failing_render_wsgi:app") as server:
+    with running_server(sandbox, workers=2, env={"TENANT_ADMIN_KEY": ADMIN["X-Admin-Key"]},
+                        app_module="tests.support.failing_render_wsgi:app") as server:
         yield server, sandbox
     assert ADMIN["X-Admin-Key"] not in server.log()
 

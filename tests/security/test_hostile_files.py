@@ -22,7 +22,7 @@ from tests.security.serving_state import ADMIN, files, seeded_server, wait_uploa
 pytestmark = pytest.mark.gunicorn
 
 SECRET = "victim-private-4d1c9e"  # in every file of the victim tenant
-THREADS = 8  # per worker (start_server's default); 2 workers
+THREADS = 8  # per worker (running_server's default); 2 workers
 _names = itertools.count()
 
 

@@ -21,8 +21,8 @@ import requests
 from app import close_app, create_app
 from app.api_keys import key_matches
 from tests.support.metrics_text import label_values, samples
-from tests.reliability.serving import serving
 from tests.support.polling import poll
+from tests.support.server import running_server
 
 ADMIN_KEYS = ("hostile-admin-key-one-8c1d52", "hostile-admin-key-two-47ae09")
 API_KEYS = ("hostile-api-key-one-d3b7f1", "hostile-api-key-two-90c4e6")
@@ -683,7 +683,7 @@ GUNICORN_ENV = {"TENANT_ADMIN_KEY": ",".join(ADMIN_KEYS), "TENANT_API_KEY": ",".
 
 @pytest.mark.gunicorn
 def test_keys_never_reach_the_gunicorn_log(tmp_path):
-    with serving(tmp_path, workers=1, env=GUNICORN_ENV) as server:
+    with running_server(tmp_path, workers=1, env=GUNICORN_ENV) as server:
         assert server.put("/admin/tenants/acme", json={}, headers=ADMIN).status_code == 201
         assert server.get(f"/admin/tenants?X-Admin-Key={ADMIN_KEYS[1]}").status_code == 401
         assert server.get("/admin/tenants",
@@ -707,7 +707,7 @@ def test_a_chunked_body_padded_past_max_json_bytes_is_413_under_gunicorn(tmp_pat
         yield b'{"enabled": false}'
         yield b" " * 8192 + b"trailing garbage"
 
-    with serving(tmp_path, workers=1, env=GUNICORN_ENV) as server:
+    with running_server(tmp_path, workers=1, env=GUNICORN_ENV) as server:
         assert server.put("/admin/tenants/acme", json={}, headers=ADMIN).status_code == 201
         chunked = requests.put(server.url("/admin/tenants/acme"), data=padded(),
                                headers={**ADMIN, "Content-Type": "application/json"},
