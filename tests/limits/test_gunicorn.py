@@ -5,14 +5,13 @@ from __future__ import annotations
 import os
 import signal
 import threading
-import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
 
-from tests.support.metrics_text import value
+from tests.support.metrics_text import value, wait_for_metric
 from tests.support.polling import poll
 from tests.support.server import running_server
 
@@ -22,7 +21,6 @@ KEY = "gunicorn-limits-key-41e8"
 ADMIN = {"X-Admin-Key": KEY}
 # The share of threads per tenant out of the way: these tests count the tenant limits.
 ENV = {"TENANT_ADMIN_KEY": KEY, "CHAOS_ENABLED": "1", "TENANT_MAX_THREAD_SHARE": "1"}
-CLOSE = {"Connection": "close"}
 TIMEOUT = 30.0
 
 
@@ -53,28 +51,6 @@ def wait_for_workers(server, count: int, not_in: frozenset = frozenset()) -> lis
                 TIMEOUT)
     assert len(pids) == count and not set(pids) & not_in, (pids, not_in)
     return pids
-
-
-def scrape(server) -> str | None:
-    """The /metrics text, or None while no worker answers (workers restarting)."""
-    try:
-        response = requests.get(server.url("/metrics"), headers=CLOSE, timeout=5)
-    except requests.ConnectionError:
-        return None
-    return response.text if response.status_code == 200 else None
-
-
-def wait_for_metric(server, expected: float, name: str, **labels) -> str:
-    """Bounded poll: refusals reach the store in batches, so other workers' counts lag."""
-    deadline = time.monotonic() + TIMEOUT
-    seen = None
-    while time.monotonic() < deadline:
-        text = scrape(server)
-        seen = None if text is None else value(text, name, **labels)
-        if seen == expected:
-            return text
-        time.sleep(0.05)  # pause inside a loop bounded by its deadline
-    raise AssertionError(f"{name}{labels} is {seen}, expected {expected}\n{server.log()[-3000:]}")
 
 
 @pytest.mark.parametrize("workers", [1, 4])

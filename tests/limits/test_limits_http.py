@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import io
 import threading
-import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
@@ -11,7 +10,7 @@ import pytest
 
 from app.examples import llm_routes
 from app.runtime import register_tenant_blueprint
-from tests.support.metrics_text import label_values, samples, value
+from tests.support.metrics_text import label_values, samples, scrape, value, wait_for_metric
 from tests.support.polling import poll
 
 KEY = "limits-admin-key-7c1d"
@@ -76,23 +75,6 @@ def burst(app, paths: list[str]) -> list:
 
     with ThreadPoolExecutor(len(paths)) as pool:
         return list(pool.map(post, paths, timeout=TIMEOUT))
-
-
-def scrape(client) -> str:
-    response = client.get("/metrics")
-    assert response.status_code == 200
-    return response.get_data(as_text=True)
-
-
-def wait_for_metric(client, expected: float, name: str, **labels) -> str:
-    """Poll /metrics (bounded) until ``name{labels}`` equals ``expected``."""
-    deadline = time.monotonic() + TIMEOUT
-    while True:
-        text = scrape(client)
-        if value(text, name, **labels) == expected or time.monotonic() > deadline:
-            assert value(text, name, **labels) == expected
-            return text
-        time.sleep(0.01)  # pause inside a loop bounded by its deadline
 
 
 def assert_refused(response, status: int, scope: str, limit: str) -> None:

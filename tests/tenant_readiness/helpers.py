@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from app.readiness.checks import CheckFailed
-from tests.support.metrics_text import value
+from tests.support.metrics_text import scrape, value
 
 BASE = {"TENANT_API_KEY": "k1,k2", "TENANT_ADMIN_KEY": "adm", "MAX_TENANT_LABELS": 5}
 KEY = {"X-API-Key": "k1"}
@@ -27,12 +27,6 @@ def set_ready(client, tenant, ready, headers=KEY):
 def readyz(client, tenant):
     response = client.get(f"/tenant/{tenant}/readyz")
     return response.status_code, response.json
-
-
-def scrape(client) -> str:
-    response = client.get("/metrics")
-    assert response.status_code == 200
-    return response.get_data(as_text=True)
 
 
 def transitions(client, tenant):

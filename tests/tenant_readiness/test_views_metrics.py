@@ -4,9 +4,9 @@ from __future__ import annotations
 import pytest
 
 from app.store import StoreUnavailable
-from tests.support.metrics_text import label_values, value
+from tests.support.metrics_text import label_values, scrape, value
 from tests.support.polling import wait_until
-from tests.tenant_readiness.helpers import ADMIN, readyz, scrape, set_ready
+from tests.tenant_readiness.helpers import ADMIN, readyz, set_ready
 
 HISTOGRAM = "tenant_readiness_check_duration_seconds"
 
