@@ -13,9 +13,9 @@ from tests.deployment import nginx as nginx_module
 from tests.deployment.conftest import THREADS, WORKERS
 from tests.deployment.connections import accepted_by
 from tests.deployment.nginx import Nginx, check_config, require_nginx
-from tests.deployment.raw_http import HEALTHZ, read_answer
 from tests.deployment.slow_clients import SLOWLORIS, SlowClients
 from tests.support.polling import poll
+from tests.support.raw_http import HEALTHZ, read_answer
 from tests.support.server import Server
 
 # Each group alone is more than WORKERS * THREADS: straight to gunicorn, either one would
@@ -147,6 +147,7 @@ def test_the_same_slow_clients_straight_to_gunicorn_block_it_until_they_close(de
             closed = time.monotonic()
             probe.settimeout(SETTLES_WITHIN)
             answer = read_answer(probe)
+    assert answer.whole, answer.raw
     assert (answer.status, answer.json()) == (200, {"status": "ok"})
     print(f"\nstraight to gunicorn: /healthz blocked {blocked:.1f}s with {sum(per_worker)} slow "
           f"connections (per worker: {per_worker}), answered "

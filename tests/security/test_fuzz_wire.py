@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from tests.security.fuzzing import DERANDOMIZE, EXAMPLES, FUZZ_EXAMPLES
 from tests.security.serving_state import ADMIN_KEY, API_KEY, seeded_server
-from tests.security.wire import exchange
+from tests.support.raw_http import exchange
 
 pytestmark = pytest.mark.gunicorn
 

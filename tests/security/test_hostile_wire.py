@@ -12,7 +12,7 @@ import requests
 
 from tests.security.serving_state import ADMIN, ADMIN_KEY, API_KEY, seeded_server, \
     unchanged_check
-from tests.security.wire import chunked, exchange, request
+from tests.support.raw_http import chunked, exchange, request
 
 pytestmark = pytest.mark.gunicorn
 
