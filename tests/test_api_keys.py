@@ -56,3 +56,15 @@ def test_a_request_compares_its_key_against_every_configured_key(client, compare
                                                                  path, headers, keys):
     client.open(path, method=method, json={"ready": False}, headers=headers)
     assert sorted(b for _, b in compare_calls) == sorted(k.encode() for k in keys)
+
+
+@pytest.mark.parametrize("presented, accepted", [
+    (None, ("k-one-0001",)), ("", ("k-one-0001",)), ("k-one-0001", ()),
+], ids=["no-key-presented", "empty-key-presented", "no-key-configured"])
+def test_a_missing_key_or_no_configured_key_matches_nothing(presented, accepted):
+    assert key_matches(presented, accepted) is False
+
+
+def test_a_key_that_is_not_valid_text_is_refused_without_an_error():
+    # A header decoded from undecodable bytes: compared as those bytes, never raised on.
+    assert key_matches("k-one-0001\udcff", ("k-one-0001",)) is False
