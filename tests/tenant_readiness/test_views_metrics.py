@@ -91,24 +91,6 @@ def test_recreated_tenant_starts_with_fresh_series(client):
     assert value(text, "tenant_readiness_state", tenant="acme") == 1
 
 
-def test_label_gauges_report_active_tenants_and_the_cap(client):
-    text = scrape(client)
-    assert value(text, "tenant_labels_limit") == 5
-    assert value(text, "tenant_labels_active") == 0
-    for count, tenant in enumerate(["a", "b", "c", "d"], start=1):
-        set_ready(client, tenant, None)
-        assert value(scrape(client), "tenant_labels_active") == count
-    assert client.delete("/admin/tenants/a", headers=ADMIN).status_code == 200
-    text = scrape(client)
-    assert value(text, "tenant_labels_active") == 4  # disabled, still registered
-    assert value(text, "tenant_readiness_state", tenant="a") == 0
-    purge(client, "b")
-    text = scrape(client)
-    assert value(text, "tenant_labels_active") == 3
-    assert value(text, "tenant_labels_limit") == 5
-    assert label_values(text, "tenant") == {"a", "c", "d"}
-
-
 @pytest.mark.parametrize("ready, state", [(True, 1), (False, 0), (None, 1)])
 def test_tenant_readiness_state_follows_the_effective_status(client, ready, state):
     set_ready(client, "acme", ready)
