@@ -5,8 +5,6 @@ what an accepted path becomes, and the paths refused for their form.
 """
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from app.tenants.paths import MAX_PATH_DEPTH
@@ -18,14 +16,6 @@ AUTH = {"X-Admin-Key": KEY}
 @pytest.fixture
 def settings_overrides():
     return {"TENANT_ADMIN_KEY": KEY}
-
-
-@pytest.fixture
-def root(tmp_path) -> Path:
-    """TENANT_DATA_ROOT of the test app (tests/conftest.py), as the app resolves it."""
-    path = tmp_path / "tenants"
-    path.mkdir(exist_ok=True)
-    return path.resolve()
 
 
 def put(client, body: dict):

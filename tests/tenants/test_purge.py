@@ -23,14 +23,6 @@ def settings_overrides():
 
 
 @pytest.fixture
-def root(tmp_path) -> Path:
-    """TENANT_DATA_ROOT of the test app (tests/conftest.py), as the app resolves it."""
-    path = tmp_path / "tenants"
-    path.mkdir(exist_ok=True)
-    return path.resolve()
-
-
-@pytest.fixture
 def store(app):
     return app.extensions["tenantgate.store"]
 

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
 import pytest
 
@@ -15,14 +14,6 @@ ADMIN, API = {"X-Admin-Key": ADMIN_KEY}, {"X-API-Key": API_KEY}
 @pytest.fixture
 def settings_overrides():
     return {"TENANT_ADMIN_KEY": ADMIN_KEY, "TENANT_API_KEY": API_KEY, "MAX_TENANT_LABELS": 1}
-
-
-@pytest.fixture
-def root(tmp_path) -> Path:
-    """TENANT_DATA_ROOT of the test app (tests/conftest.py), as the app resolves it."""
-    path = tmp_path / "tenants"
-    path.mkdir(exist_ok=True)
-    return path.resolve()
 
 
 def test_a_cap_refusal_is_counted_once_whichever_way_the_tenant_was_asked_for(client, runner):
