@@ -14,7 +14,7 @@ import sys
 import pytest
 
 from app.free_json import MAX_BYTES, MAX_DEPTH
-from tests.security.serving_state import ADMIN, seeded_server, unchanged_check
+from tests.security.serving_state import ADMIN
 from tests.support.server import ROOT, running_server
 
 pytestmark = pytest.mark.gunicorn
@@ -24,19 +24,8 @@ ENV = {"MAX_JSON_BYTES": str(4 * MAX_BYTES)}
 
 
 @pytest.fixture(scope="module")
-def sandbox(tmp_path_factory):
-    return tmp_path_factory.mktemp("admin")
-
-
-@pytest.fixture(scope="module")
-def server(sandbox):
-    with seeded_server(sandbox, env=ENV) as server:
-        yield server
-
-
-@pytest.fixture
-def unchanged(server, sandbox):
-    return unchanged_check(server, sandbox / "tenants")
+def seeded_env():
+    return ENV
 
 
 def nested(levels: int) -> str:

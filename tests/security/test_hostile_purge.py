@@ -10,28 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.security.serving_state import ADMIN, ENV, files, seeded_server, wait_upload
+from tests.security.serving_state import ADMIN, ENV, files, wait_upload
 from tests.support.server import ROOT, running_server
 
 pytestmark = pytest.mark.gunicorn
 
 OLD = b"bytes of the tenant before the purge"
-
-
-@pytest.fixture(scope="module")
-def sandbox(tmp_path_factory):
-    return tmp_path_factory.mktemp("purge")
-
-
-@pytest.fixture(scope="module")
-def server(sandbox):
-    with seeded_server(sandbox) as server:
-        yield server
-
-
-@pytest.fixture
-def root(sandbox) -> Path:
-    return (sandbox / "tenants").resolve()
 
 
 def create(server, tenant: str, body: dict | None = None) -> dict:
