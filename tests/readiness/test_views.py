@@ -1,28 +1,7 @@
 """/healthz and /readyz through the test client, row by row of contract sec. 3."""
 from __future__ import annotations
 
-import pytest
-
-from app.readiness.checks import CheckFailed
 from tests.support.metrics_text import value
-
-
-class Switch:
-    """A global check a test can fail and heal."""
-
-    def __init__(self):
-        self.ok = True
-
-    def __call__(self):
-        if not self.ok:
-            raise CheckFailed("dependency down")
-
-
-@pytest.fixture
-def switch(app):
-    switch = Switch()
-    app.extensions["tenantgate.readiness"].checks.add("dependency", switch)
-    return switch
 
 
 def metrics_text(client) -> str:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.tenant_readiness.helpers import BASE, Switch
+from tests.tenant_readiness.helpers import BASE
 
 
 @pytest.fixture
@@ -11,11 +11,3 @@ def settings_overrides(request):
     """BASE, changed per test with indirect parametrize (None removes a setting)."""
     merged = {**BASE, **getattr(request, "param", {})}
     return {k: v for k, v in merged.items() if v is not None}
-
-
-@pytest.fixture
-def switch(app):
-    """A flip-able global readiness check named ``dependency``."""
-    switch = Switch()
-    app.extensions["tenantgate.readiness"].checks.add("dependency", switch)
-    return switch

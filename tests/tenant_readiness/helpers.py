@@ -1,23 +1,11 @@
 """Shared settings and request helpers for the tenant readiness tests."""
 from __future__ import annotations
 
-from app.readiness.checks import CheckFailed
 from tests.support.metrics_text import scrape, value
 
 BASE = {"TENANT_API_KEY": "k1,k2", "TENANT_ADMIN_KEY": "adm", "MAX_TENANT_LABELS": 5}
 KEY = {"X-API-Key": "k1"}
 ADMIN = {"X-Admin-Key": "adm"}
-
-
-class Switch:
-    """A global check a test can fail and heal."""
-
-    def __init__(self):
-        self.ok = True
-
-    def __call__(self):
-        if not self.ok:
-            raise CheckFailed("dependency down")
 
 
 def set_ready(client, tenant, ready, headers=KEY):
