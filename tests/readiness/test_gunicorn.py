@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 import signal
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 from tests.support.metrics_text import total, value
+from tests.support.polling import poll
 from tests.support.server import running_server
 
 pytestmark = pytest.mark.gunicorn
@@ -44,11 +44,8 @@ def test_sigterm_drains_with_503_then_exits_cleanly(tmp_path):
     with running_server(tmp_path, workers=2, env={"SHUTDOWN_DRAIN_SECONDS": "3"}) as server:
         assert server.get("/readyz").status_code == 200
         server.process.send_signal(signal.SIGTERM)
-        seen = []
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and 503 not in seen:
-            seen.append(server.get("/readyz").status_code)
-        assert 503 in seen
+        assert poll(lambda: server.get("/readyz").status_code, lambda status: status == 503,
+                    10) == 503
         # While draining, liveness still answers and the failing check is named.
         body = server.get("/readyz?verbose=1").json()
         assert body["status"] == "not ready"
