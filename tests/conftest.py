@@ -1,9 +1,12 @@
-"""Shared fixtures: an app on a private store and data root, its client and CLI runner."""
+"""Shared fixtures: an app on a private store and data root, its client and CLI runner, and
+a global readiness check a test can fail."""
 from __future__ import annotations
 
 import pytest
 
 from app import close_app, create_app
+from app.readiness.checks import CheckFailed
+from app.services import services_of
 from tests.support.postgres_fixtures import postgres_server, postgres_url  # noqa: F401
 
 
@@ -34,3 +37,22 @@ def app(tmp_path, settings_overrides, monkeypatch):
 @pytest.fixture
 def runner(app):
     return app.test_cli_runner()
+
+
+class Switch:
+    """A global check a test can fail and heal."""
+
+    def __init__(self):
+        self.ok = True
+
+    def __call__(self):
+        if not self.ok:
+            raise CheckFailed("dependency down")
+
+
+@pytest.fixture
+def switch(app):
+    """A flip-able global readiness check named ``dependency``."""
+    switch = Switch()
+    services_of(app).readiness.checks.add("dependency", switch)
+    return switch

@@ -2,22 +2,13 @@
 from __future__ import annotations
 
 import threading
-import time
 
 import pytest
 
 from app.deadlines import DeadlineExceeded, DeadlineRunner
+from tests.support.polling import wait_until
 
 WAIT = 10.0
-
-
-def poll(condition, seconds: float = WAIT) -> bool:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.01)  # pause inside a loop bounded by its deadline
-    return True
 
 
 @pytest.fixture
@@ -55,7 +46,7 @@ def test_past_the_last_bound_a_call_is_refused_at_once(release):
     with pytest.raises(DeadlineExceeded, match="all 3 test threads are busy"):
         runner.run(lambda: "never", timeout=WAIT)
     release.set()
-    assert poll(lambda: _answers(runner))
+    assert wait_until(lambda: _answers(runner))
     runner.close()
 
 
@@ -81,7 +72,7 @@ def test_idle_threads_exit_down_to_those_kept(release):
             runner.run(lambda: release.wait(WAIT), timeout=0.01)
     assert runner.threads == 5
     release.set()
-    assert poll(lambda: runner.threads == 1)
+    assert wait_until(lambda: runner.threads == 1)
     runner.close()
 
 
@@ -90,6 +81,6 @@ def test_close_stops_every_idle_thread():
     for _ in range(3):
         runner.run(lambda: None, timeout=WAIT)
     runner.close()
-    assert poll(lambda: not [t for t in threading.enumerate()
-                             if t.name.startswith("test-close-")])
+    assert wait_until(lambda: not [t for t in threading.enumerate()
+                                   if t.name.startswith("test-close-")])
     assert runner.threads == 0

@@ -8,7 +8,7 @@ import pytest
 
 from app import create_app
 from app.settings import SettingsError, load_settings
-from tests.support.server import ROOT, start_server
+from tests.support.server import ROOT, running_server
 
 
 def test_defaults_match_the_contract():
@@ -77,9 +77,9 @@ def test_flask_cli_prints_one_line_for_a_bad_setting(tmp_path):
 
 @pytest.mark.gunicorn
 def test_gunicorn_refuses_to_start_with_one_clear_line(tmp_path):
-    server = start_server(tmp_path, env={"MAX_TENANT_LABELS": "lots"}, wait=False)
-    code = server.process.wait(timeout=60)
-    log = server.log()
+    with running_server(tmp_path, env={"MAX_TENANT_LABELS": "lots"}, wait=False) as server:
+        code = server.process.wait(timeout=60)
+        log = server.log()
     assert code != 0
     lines = [line for line in log.splitlines() if "MAX_TENANT_LABELS" in line]
     assert lines == ["tenantgate: bad setting MAX_TENANT_LABELS: must be an integer, got 'lots'"]

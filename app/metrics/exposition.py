@@ -1,40 +1,17 @@
 """/metrics: per-process metrics (or all workers' under gunicorn) plus scrape-time collectors."""
 from __future__ import annotations
 
-import logging
 from typing import Iterable
 
 from flask import Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
-from prometheus_client.core import Metric
 
 from ..openapi import Blueprint
 from ..services import services
-from ..store import StoreUnavailable
 from .fold_seqlock import StableMultiProcessCollector
-
-log = logging.getLogger(__name__)
+from .store_collector import ScrapeCollectors
 
 bp = Blueprint("metrics", __name__, description="Prometheus exposition")
-
-
-class Guarded:
-    """A scrape-time collector whose failure costs its own families only, never the scrape."""
-
-    def __init__(self, collector):
-        self._collector = collector
-
-    def describe(self) -> Iterable[Metric]:
-        return []  # computed per scrape: nothing to describe ahead
-
-    def collect(self) -> Iterable[Metric]:
-        try:
-            yield from self._collector.collect()
-        except StoreUnavailable as exc:
-            # The scrape still answers; readiness_check_ok{check="store"} tells the story.
-            log.warning("store unavailable during scrape: %s", exc)
-        except Exception:  # one broken collector must not take /metrics down with it
-            log.exception("scrape-time collector %s failed", type(self._collector).__name__)
 
 
 def build_scrape_registry(app_registry: CollectorRegistry, multiproc_dir: str | None,
@@ -48,8 +25,7 @@ def build_scrape_registry(app_registry: CollectorRegistry, multiproc_dir: str | 
         StableMultiProcessCollector(registry, path=multiproc_dir)
     else:
         registry.register(app_registry)
-    for collector in collectors:
-        registry.register(Guarded(collector))
+    registry.register(ScrapeCollectors(collectors))
     return registry
 
 

@@ -11,6 +11,7 @@ import pytest
 import requests
 
 from tests.support.metrics_text import label_values, value
+from tests.support.polling import wait_until
 from tests.support.server import running_server
 
 pytestmark = pytest.mark.gunicorn
@@ -19,13 +20,15 @@ KEY = "gunicorn-admin-key-0b6e"
 AUTH = {"X-Admin-Key": KEY}
 
 
-def all_workers_forked(server, workers: int, attempts: int = 2000) -> bool:
-    """Bounded: serve requests (no sleeping) until the master has forked every worker."""
-    for _ in range(attempts):
+def all_workers_forked(server, workers: int) -> bool:
+    """Bounded poll: the master has forked every worker; /healthz answers meanwhile."""
+    def forked() -> bool:
         if len(server.worker_pids()) >= workers:
             return True
         assert server.get("/healthz").status_code == 200
-    return False
+        return False
+
+    return wait_until(forked)
 
 
 def test_fifty_parallel_creations_admit_exactly_the_cap(tmp_path):

@@ -5,7 +5,6 @@ Global readiness does not move and another tenant keeps being served (contract s
 from __future__ import annotations
 
 import threading
-import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
@@ -13,13 +12,13 @@ import pytest
 import requests
 
 from tests.support.metrics_text import value
-from tests.limits.helpers import serve
+from tests.support.polling import poll, wait_until
+from tests.support.server import running_server
 
 pytestmark = [pytest.mark.chaos, pytest.mark.gunicorn]
 
 KEY = "chaos-limits-key-93ab"
 ADMIN = {"X-Admin-Key": KEY}
-CLOSE = {"Connection": "close"}
 TIMEOUT = 30.0
 NOISY, CALM = "noisy", "calm"
 # Small limits so a handful of long holds fills every one: student 1 + teacher 2 = total 3.
@@ -31,11 +30,11 @@ ROUNDS = 10
 
 
 def post(server, path: str) -> requests.Response:
-    return requests.post(server.url(path), headers=CLOSE, timeout=TIMEOUT)
+    return server.request("POST", path, timeout=TIMEOUT)
 
 
 def get(server, path: str) -> requests.Response:
-    return requests.get(server.url(path), headers=CLOSE, timeout=TIMEOUT)
+    return server.request("GET", path, timeout=TIMEOUT)
 
 
 def readiness(text: str) -> tuple:
@@ -47,19 +46,14 @@ def noisy_inflight(text: str) -> dict:
             for name in NOISY_LIMITS}
 
 
-def wait_until_saturated(server) -> None:
-    deadline = time.monotonic() + TIMEOUT
-    while time.monotonic() < deadline:
-        if noisy_inflight(get(server, "/metrics").text) == NOISY_LIMITS:
-            return
-        time.sleep(0.05)  # pause inside a loop bounded by its deadline
-    raise AssertionError(f"never saturated\n{server.log()[-3000:]}")
+def saturated(server) -> bool:
+    return noisy_inflight(get(server, "/metrics").text) == NOISY_LIMITS
 
 
 def test_a_tenant_saturating_every_limit_moves_neither_readiness_nor_other_tenants(tmp_path):
     # Every thread too, not only every limit: the share of threads is tested on its own.
     env = {"TENANT_ADMIN_KEY": KEY, "CHAOS_ENABLED": "1", "TENANT_MAX_THREAD_SHARE": "1"}
-    with serve(tmp_path, workers=4, env=env) as server:
+    with running_server(tmp_path, workers=4, env=env) as server:
         assert server.put(f"/admin/tenants/{NOISY}", json={"limits": NOISY_LIMITS},
                           headers=ADMIN).status_code == 201
         assert server.put(f"/admin/tenants/{CALM}", json={}, headers=ADMIN).status_code == 201
@@ -84,7 +78,8 @@ def test_a_tenant_saturating_every_limit_moves_neither_readiness_nor_other_tenan
         with ThreadPoolExecutor(len(LONG_HOLDS) + HAMMERS) as pool:
             long_holds = [pool.submit(post, server, f"/t/{NOISY}/chaos/hold/{name}?ms={HOLD_MS}")
                           for name in LONG_HOLDS]
-            wait_until_saturated(server)
+            assert wait_until(lambda: saturated(server), TIMEOUT), \
+                f"never saturated\n{server.log()[-3000:]}"
             hammers = [pool.submit(hammer, i) for i in range(HAMMERS)]
             try:
                 rounds = [check_round(server) for _ in range(ROUNDS)]
@@ -118,12 +113,9 @@ def test_a_tenant_saturating_every_limit_moves_neither_readiness_nor_other_tenan
         text = get(server, "/metrics").text
         assert readiness(text) == baseline
         assert noisy_inflight(text) == {name: 0 for name in NOISY_LIMITS}
-        deadline = time.monotonic() + TIMEOUT
-        while time.monotonic() < deadline and not all(
-                value(text, "tenant_limit_rejections_total", tenant=NOISY, limit=limit,
-                      scope="tenant") == count for limit, count in refused_by.items()):
-            time.sleep(0.05)  # pause inside a loop bounded by its deadline
-            text = get(server, "/metrics").text
+        text = poll(lambda: get(server, "/metrics").text, lambda text: all(
+            value(text, "tenant_limit_rejections_total", tenant=NOISY, limit=limit,
+                  scope="tenant") == count for limit, count in refused_by.items()), TIMEOUT)
         for limit, count in refused_by.items():
             assert value(text, "tenant_limit_rejections_total", tenant=NOISY, limit=limit,
                          scope="tenant") == count

@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 from prometheus_client.multiprocess import MultiProcessCollector
 
-from tests.runtime.helpers import AUTH, KEY, poll, write_manifest
+from tests.runtime.helpers import AUTH, KEY, write_manifest
 from tests.support.metrics_text import samples, value
+from tests.support.polling import poll
 from tests.support.server import running_server
 
 pytestmark = [pytest.mark.chaos, pytest.mark.gunicorn]

@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
-from tests.tenant_readiness.helpers import http, serving
+from tests.support.server import running_server
 
 pytestmark = [pytest.mark.chaos, pytest.mark.gunicorn]
 
@@ -25,19 +25,19 @@ HANG_SECONDS = 20
 
 
 def put(server, tenant: str, body: dict) -> None:
-    assert http(server, "PUT", f"/admin/tenants/{tenant}", json=body,
-                headers=ADMIN).status_code in (200, 201)
+    assert server.request("PUT", f"/admin/tenants/{tenant}", json=body,
+                          headers=ADMIN).status_code in (200, 201)
 
 
 def probe_all_hung(server, path: str) -> list[int]:
     """Probe every hung tenant three times on fresh connections, so both workers get some."""
     paths = [path.format(tenant=f"hung-{i}") for i in range(HUNG)] * 3
     with ThreadPoolExecutor(len(paths)) as pool:
-        return [r.status_code for r in pool.map(lambda p: http(server, "GET", p), paths)]
+        return [r.status_code for r in pool.map(lambda p: server.request("GET", p), paths)]
 
 
 def test_hung_readiness_of_many_tenants_leaves_a_healthy_tenant_answering(tmp_path):
-    with serving(tmp_path, workers=2, env=ENV) as server:
+    with running_server(tmp_path, workers=2, env=ENV) as server:
         put(server, "healthy", {})
         for i in range(HUNG):
             put(server, f"hung-{i}",
@@ -49,16 +49,16 @@ def test_hung_readiness_of_many_tenants_leaves_a_healthy_tenant_answering(tmp_pa
         # Every worker still holds every hung resolution; the healthy tenant is not queued
         # behind them.
         for _ in range(10):
-            response = http(server, "GET", "/tenant/healthy/readyz")
+            response = server.request("GET", "/tenant/healthy/readyz")
             assert (response.status_code, response.json()) == (
                 200, {"tenant": "healthy", "status": "ready", "reason": "inherited"})
-        assert http(server, "GET", "/readyz").json() == {"status": "ready"}
+        assert server.request("GET", "/readyz").json() == {"status": "ready"}
         assert requests_ok(server)
 
 
 def test_hung_validators_of_many_tenants_leave_a_healthy_tenant_serving(tmp_path):
     env = {**ENV, "VALIDATOR_TIMEOUT_SECONDS": "1"}
-    with serving(tmp_path, workers=2, env=env) as server:
+    with running_server(tmp_path, workers=2, env=env) as server:
         put(server, "healthy", {})
         for i in range(HUNG):
             put(server, f"hung-{i}",
@@ -70,14 +70,14 @@ def test_hung_validators_of_many_tenants_leave_a_healthy_tenant_serving(tmp_path
         # other than the contract's tenant answers.
         assert set(codes) <= {503}
         for _ in range(10):
-            response = http(server, "GET", "/t/healthy/health")
+            response = server.request("GET", "/t/healthy/health")
             assert response.status_code == 200
             assert response.json()["tenant"] == "healthy"
-        assert http(server, "GET", "/readyz").json() == {"status": "ready"}
+        assert server.request("GET", "/readyz").json() == {"status": "ready"}
         assert requests_ok(server)
 
 
 def requests_ok(server) -> bool:
     """The management listener and the traffic port both still answer probes."""
     return requests.get(server.management_url("/readyz"), timeout=1).status_code == 200 \
-        and http(server, "GET", "/healthz").status_code == 200
+        and server.request("GET", "/healthz").status_code == 200

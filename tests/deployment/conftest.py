@@ -9,7 +9,7 @@ import pytest
 import requests
 
 from tests.deployment.nginx import Nginx, require_nginx, start_nginx
-from tests.support.server import Server, start_server
+from tests.support.server import Server, running_server
 
 KEY = "deployment-admin-key-5d1f"
 ADMIN = {"X-Admin-Key": KEY}
@@ -29,8 +29,8 @@ def deployment(tmp_path_factory):
     acme.localhost) and "closed" (disabled), created through nginx."""
     require_nginx()
     tmp: Path = tmp_path_factory.mktemp("deployment")
-    server = start_server(tmp, env={"TENANT_ADMIN_KEY": KEY}, workers=WORKERS, threads=THREADS)
-    try:
+    with running_server(tmp, env={"TENANT_ADMIN_KEY": KEY}, workers=WORKERS,
+                        threads=THREADS) as server:
         (tmp / "nginx").mkdir()
         nginx = start_nginx(tmp / "nginx", server.port)
         try:
@@ -42,8 +42,6 @@ def deployment(tmp_path_factory):
             yield Deployment(server, nginx)
         finally:
             nginx.stop()
-    finally:
-        server.stop()
 
 
 @pytest.fixture

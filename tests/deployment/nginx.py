@@ -12,13 +12,13 @@ import pwd
 import re
 import signal
 import subprocess
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import requests
 
+from tests.support.polling import wait_until
 from tests.support.server import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -142,16 +142,17 @@ class Nginx:
         return numbers
 
     def wait_ready(self) -> None:
-        deadline = time.monotonic() + START_TIMEOUT
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"nginx exited with {self.process.returncode}:\n{self.log()}")
-            try:
-                self.connections()
-                return
-            except requests.ConnectionError:
-                time.sleep(0.05)  # not listening yet: pause inside a loop bounded by its deadline
-        raise RuntimeError(f"nginx did not answer within {START_TIMEOUT}s:\n{self.log()}")
+        if not wait_until(self._ready, START_TIMEOUT):
+            raise RuntimeError(f"nginx did not answer within {START_TIMEOUT}s:\n{self.log()}")
+
+    def _ready(self) -> bool:
+        if self.process.poll() is not None:
+            raise RuntimeError(f"nginx exited with {self.process.returncode}:\n{self.log()}")
+        try:
+            self.connections()
+            return True
+        except requests.ConnectionError:
+            return False  # not listening yet
 
     def stop(self, timeout: float = 10.0) -> None:
         if self.process.poll() is None:

@@ -13,9 +13,9 @@ from tests.deployment import nginx as nginx_module
 from tests.deployment.conftest import THREADS, WORKERS
 from tests.deployment.connections import accepted_by
 from tests.deployment.nginx import Nginx, check_config, require_nginx
-from tests.deployment.raw_http import HEALTHZ, read_answer
 from tests.deployment.slow_clients import SLOWLORIS, SlowClients
-from tests.runtime.helpers import poll
+from tests.support.polling import poll
+from tests.support.raw_http import HEALTHZ, read_answer
 from tests.support.server import Server
 
 # Each group alone is more than WORKERS * THREADS: straight to gunicorn, either one would
@@ -112,18 +112,20 @@ def hold_every_worker(server: Server, attack: SlowClients) -> list[int]:
     while one has fewer (each connection goes to whichever worker accepts it first);
     returns how many each holds. Then all its threads are held, and the next connection
     waits behind them."""
-    deadline = time.monotonic() + SETTLES_WITHIN
-    while True:
+    def every_thread(held: list[int]) -> bool:
+        return len(held) == WORKERS and min(held) >= THREADS
+
+    def held_per_worker() -> list[int]:
         ports = attack.client_ports()
         held = sorted(len(peers & ports)
                       for peers in accepted_by(server.worker_pids(), server.port).values())
-        if len(held) == WORKERS and min(held) >= THREADS:
-            return held
-        assert time.monotonic() < deadline, f"slow connections held per worker: {held}"
-        if sum(held) == len(ports):
+        if not every_thread(held) and sum(held) == len(ports):
             attack.add(SLOWLORIS, 1)  # every one accepted, and still a worker has room
-        else:
-            time.sleep(0.05)  # accepts pending: pause inside a loop bounded by its deadline
+        return held
+
+    held = poll(held_per_worker, every_thread, SETTLES_WITHIN)
+    assert every_thread(held), f"slow connections held per worker: {held}"
+    return held
 
 
 @pytest.mark.gunicorn
@@ -145,6 +147,7 @@ def test_the_same_slow_clients_straight_to_gunicorn_block_it_until_they_close(de
             closed = time.monotonic()
             probe.settimeout(SETTLES_WITHIN)
             answer = read_answer(probe)
+    assert answer.whole, answer.raw
     assert (answer.status, answer.json()) == (200, {"status": "ok"})
     print(f"\nstraight to gunicorn: /healthz blocked {blocked:.1f}s with {sum(per_worker)} slow "
           f"connections (per worker: {per_worker}), answered "

@@ -9,9 +9,9 @@ import pytest
 import requests
 
 from tests.deployment.nginx import SHIPPED, require_nginx, start_nginx
-from tests.deployment.raw_http import HEALTHZ, exchange
 from tests.deployment.slow_clients import SlowClients
-from tests.runtime.helpers import poll
+from tests.support.polling import poll
+from tests.support.raw_http import HEALTHZ, exchange
 
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024  # the app's default
 
@@ -42,6 +42,7 @@ MAX_UPLOAD_BYTES = 10 * 1024 * 1024  # the app's default
 def test_nginx_answers_its_own_refusals_as_json_with_the_apps_codes(lone_nginx, request_bytes,
                                                                     status, code):
     answer = exchange(lone_nginx.port, request_bytes)
+    assert answer.whole, answer.raw
     assert (answer.status, answer.json()) == (status, {"error": code})
     assert answer.headers["content-type"] == "application/json"
     assert answer.headers["server"] == "nginx"  # server_tokens off: no version
@@ -58,11 +59,13 @@ def test_with_per_address_limits_on_an_address_holding_its_limit_of_requests_get
             writing = poll(lambda: nginx.connections()["writing"], lambda n: n >= limit)
             assert writing >= limit
             answer = exchange(nginx.port, HEALTHZ + b"\r\n")
+            assert answer.whole, answer.raw
             assert (answer.status, answer.json()) == (429, {"error": "too_many_requests"})
             assert answer.headers["retry-after"] == "1"
         # Once the address holds fewer, it passes the limit (and finds gunicorn down).
         answer = poll(lambda: exchange(nginx.port, HEALTHZ + b"\r\n"),
                       lambda a: a.status != 429)
+        assert answer.whole, answer.raw
         assert (answer.status, answer.json()) == (502, {"error": "bad_gateway"})
     finally:
         nginx.stop()
@@ -125,8 +128,10 @@ def test_a_client_cannot_set_the_headers_gunicorn_trusts_from_the_proxy(deployme
     # From 127.0.0.1, beside nginx's own X-Forwarded-Proto, gunicorn acts on the header.
     direct = exchange(deployment.server.port,
                       HEALTHZ + b"X-Forwarded-Proto: http\r\n" + header + b"\r\n\r\n")
+    assert direct.whole, direct.raw
     assert direct.status != 200
     through = exchange(deployment.nginx.port, HEALTHZ + header + b"\r\n\r\n")
+    assert through.whole, through.raw
     assert (through.status, through.json()) == (200, {"status": "ok"})
 
 

@@ -5,15 +5,15 @@ from __future__ import annotations
 import os
 import signal
 import threading
-import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
 
-from tests.support.metrics_text import value
-from tests.limits.helpers import serve
+from tests.support.metrics_text import value, wait_for_metric
+from tests.support.polling import poll
+from tests.support.server import running_server
 
 pytestmark = pytest.mark.gunicorn
 
@@ -21,7 +21,6 @@ KEY = "gunicorn-limits-key-41e8"
 ADMIN = {"X-Admin-Key": KEY}
 # The share of threads per tenant out of the way: these tests count the tenant limits.
 ENV = {"TENANT_ADMIN_KEY": KEY, "CHAOS_ENABLED": "1", "TENANT_MAX_THREAD_SHARE": "1"}
-CLOSE = {"Connection": "close"}  # every request a new connection, accepted by any worker
 TIMEOUT = 30.0
 
 
@@ -31,7 +30,8 @@ def create_tenant(server, tenant: str) -> None:
 
 
 def post(server, path: str, timeout: float = TIMEOUT) -> requests.Response:
-    return requests.post(server.url(path), headers=CLOSE, timeout=timeout)
+    # Every request a new connection, accepted by any worker.
+    return server.request("POST", path, timeout=timeout)
 
 
 def burst(server, paths: list[str]) -> list[requests.Response]:
@@ -45,47 +45,17 @@ def burst(server, paths: list[str]) -> list[requests.Response]:
         return list(pool.map(send, paths, timeout=TIMEOUT * 2))
 
 
-def scrape(server) -> str | None:
-    """The /metrics text, or None while no worker answers (workers restarting).
-
-    While every worker is being replaced the listening socket still accepts, so "no
-    answer" is a read timeout as often as a refused connection: on a busy machine new
-    workers can take longer than the timeout to boot. The caller's poll bounds both.
-    """
-    try:
-        response = requests.get(server.url("/metrics"), headers=CLOSE, timeout=5)
-    except (requests.ConnectionError, requests.Timeout):
-        return None
-    return response.text if response.status_code == 200 else None
-
-
 def wait_for_workers(server, count: int, not_in: frozenset = frozenset()) -> list[int]:
-    """Bounded poll: /healthz answers as soon as one worker is up; the others follow."""
-    deadline = time.monotonic() + TIMEOUT
-    pids = server.worker_pids()
-    while (len(pids) != count or set(pids) & not_in) and time.monotonic() < deadline:
-        time.sleep(0.05)  # pause inside a loop bounded by its deadline
-        pids = server.worker_pids()
+    """Bounded poll: ``count`` workers, none of them in ``not_in`` (killed ones replaced)."""
+    pids = poll(server.worker_pids, lambda pids: len(pids) == count and not set(pids) & not_in,
+                TIMEOUT)
     assert len(pids) == count and not set(pids) & not_in, (pids, not_in)
     return pids
 
 
-def wait_for_metric(server, expected: float, name: str, **labels) -> str:
-    """Bounded poll: refusals reach the store in batches, so other workers' counts lag."""
-    deadline = time.monotonic() + TIMEOUT
-    seen = None
-    while time.monotonic() < deadline:
-        text = scrape(server)
-        seen = None if text is None else value(text, name, **labels)
-        if seen == expected:
-            return text
-        time.sleep(0.05)  # pause inside a loop bounded by its deadline
-    raise AssertionError(f"{name}{labels} is {seen}, expected {expected}\n{server.log()[-3000:]}")
-
-
 @pytest.mark.parametrize("workers", [1, 4])
 def test_a_tenant_limit_admits_the_same_number_whatever_the_worker_count(tmp_path, workers):
-    with serve(tmp_path, workers=workers, env=ENV) as server:
+    with running_server(tmp_path, workers=workers, env=ENV) as server:
         wait_for_workers(server, workers)
         create_tenant(server, "a")
         answers = burst(server, ["/t/a/chaos/hold/llm_student?ms=1500"] * 12)
@@ -107,7 +77,7 @@ def test_a_tenant_limit_admits_the_same_number_whatever_the_worker_count(tmp_pat
 
 
 def test_permits_held_by_sigkilled_workers_come_back(tmp_path):
-    with serve(tmp_path, workers=4, env=ENV) as server:
+    with running_server(tmp_path, workers=4, env=ENV) as server:
         create_tenant(server, "a")
 
         def long_hold():

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import io
 import threading
-import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
@@ -12,7 +11,8 @@ import pytest
 from app.examples import llm_routes
 from app.runtime import register_tenant_blueprint
 from app.services import services_of
-from tests.support.metrics_text import label_values, samples, value
+from tests.support.metrics_text import label_values, samples, scrape, value, wait_for_metric
+from tests.support.polling import poll
 
 KEY = "limits-admin-key-7c1d"
 ADMIN = {"X-Admin-Key": KEY}
@@ -76,23 +76,6 @@ def burst(app, paths: list[str]) -> list:
 
     with ThreadPoolExecutor(len(paths)) as pool:
         return list(pool.map(post, paths, timeout=TIMEOUT))
-
-
-def scrape(client) -> str:
-    response = client.get("/metrics")
-    assert response.status_code == 200
-    return response.get_data(as_text=True)
-
-
-def wait_for_metric(client, expected: float, name: str, **labels) -> str:
-    """Poll /metrics (bounded) until ``name{labels}`` equals ``expected``."""
-    deadline = time.monotonic() + TIMEOUT
-    while True:
-        text = scrape(client)
-        if value(text, name, **labels) == expected or time.monotonic() > deadline:
-            assert value(text, name, **labels) == expected
-            return text
-        time.sleep(0.01)  # pause inside a loop bounded by its deadline
 
 
 def assert_refused(response, status: int, scope: str, limit: str) -> None:
@@ -261,9 +244,8 @@ def test_a_purged_tenants_limit_series_disappear(app, client, tenants):
 def test_upload_processing_waits_for_the_tenants_ocr_permit(app, client, tenants):
     done = client.post("/t/a/uploads", data={"file": (io.BytesIO(b"page"), "a.txt")})
     assert done.status_code == 202
-    deadline, state = time.monotonic() + TIMEOUT, "queued"
-    while state in ("queued", "processing") and time.monotonic() < deadline:
-        state = client.get(f"/t/a/uploads/{done.get_json()['id']}").get_json()["state"]
+    state = poll(lambda: client.get(f"/t/a/uploads/{done.get_json()['id']}").get_json()["state"],
+                 lambda state: state not in ("queued", "processing"), TIMEOUT)
     assert state == "done"
 
     held = Held(app, "a", "ocr", 5)
@@ -277,9 +259,8 @@ def test_upload_processing_waits_for_the_tenants_ocr_permit(app, client, tenants
     finally:
         held.release_all()
     # Once permits are free again the queued upload is processed, not dropped.
-    deadline, state = time.monotonic() + TIMEOUT, "queued"
-    while state in ("queued", "processing") and time.monotonic() < deadline:
-        state = client.get(f"/t/a/uploads/{queued.get_json()['id']}").get_json()["state"]
+    state = poll(lambda: client.get(f"/t/a/uploads/{queued.get_json()['id']}").get_json()["state"],
+                 lambda state: state not in ("queued", "processing"), TIMEOUT)
     assert state == "done"
 
 

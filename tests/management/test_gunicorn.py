@@ -9,7 +9,7 @@ import time
 import pytest
 import requests
 
-from tests.support.server import GUNICORN, ROOT, free_port, running_server, start_server
+from tests.support.server import GUNICORN, ROOT, free_port, running_server
 
 pytestmark = pytest.mark.gunicorn
 
@@ -82,13 +82,10 @@ def test_a_second_server_on_the_same_management_address_does_not_start(tmp_path)
 
 
 def test_an_empty_management_bind_turns_the_listener_off(tmp_path):
-    server = start_server(tmp_path, workers=1, env={"MANAGEMENT_BIND": ""})
-    try:
+    with running_server(tmp_path, workers=1, env={"MANAGEMENT_BIND": ""}) as server:
         assert server.management_port is None
         assert server.get("/readyz").status_code == 200
         assert "management listener" not in server.log()
-    finally:
-        server.stop()
 
 
 def test_the_management_address_is_logged_at_start(tmp_path):

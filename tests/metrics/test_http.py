@@ -3,11 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support.metrics_text import label_values, samples, total
-
-
-def scrape(client) -> str:
-    return client.get("/metrics").get_data(as_text=True)
+from tests.support.metrics_text import label_values, samples, scrape, total
 
 
 @pytest.mark.parametrize("method", ["QAAAA", "PROPFIND", "X" * 60, "CONNECT", "TRACE"])

@@ -12,9 +12,9 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
-from tests.multihost.hosts import (hosts, put_tenant, request, scrape, together,
-                                   wait_for, wait_for_metric)
-from tests.support.metrics_text import value
+from tests.multihost.hosts import POLL_TIMEOUT, hosts, put_tenant, together
+from tests.support.metrics_text import scrape, value, wait_for_metric
+from tests.support.polling import wait_until
 
 pytestmark = pytest.mark.gunicorn
 
@@ -26,7 +26,7 @@ REFUSED = {"error": "concurrency_limit", "scope": "tenant", "limit": "llm_studen
 
 
 def hold(server, ms: int, timeout: float = 30.0) -> requests.Response:
-    return request("POST", server, HOLD.format(ms=ms), timeout=timeout)
+    return server.request("POST", HOLD.format(ms=ms), timeout=timeout)
 
 
 def inflight(server, limit: str = "llm_student") -> float | None:
@@ -40,7 +40,7 @@ def test_a_tenant_limit_holds_across_hosts_and_a_dead_host_gives_its_permits_bac
     with hosts(tmp_path, postgres_url, env=ENV) as (a, b):
         assert put_tenant(a, "fleet", {"limits": {"llm_student": 2}}).status_code == 201
         for server in (a, b):
-            assert request("GET", server, "/t/fleet/health").status_code == 200
+            assert server.request("GET", "/t/fleet/health").status_code == 200
 
         # 12 at once, 6 per host: the fleet admits exactly the tenant's 2.
         answers = together([lambda s=s: hold(s, 1500) for s in [a, b] * 6])
@@ -85,7 +85,8 @@ def test_a_tenant_limit_holds_across_hosts_and_a_dead_host_gives_its_permits_bac
             pair[:] = together([lambda: hold(b, 0), lambda: hold(b, 0)])
             return [r.status_code for r in pair] == [200, 200]
 
-        wait_for(both_admitted, "two concurrent holds admitted on host B")
+        assert wait_until(both_admitted, POLL_TIMEOUT), \
+            "timed out waiting for two concurrent holds admitted on host B"
         assert [r.json() for r in pair] == [{**HELD, "held_ms": 0}] * 2
 
 

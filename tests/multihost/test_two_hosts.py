@@ -7,9 +7,9 @@ from collections import Counter
 
 import pytest
 
-from tests.multihost.hosts import (ADMIN, get, hosts, put_tenant, request, scrape, set_ready,
-                                   together, wait_for, wait_for_metric)
-from tests.support.metrics_text import label_values, samples, value
+from tests.multihost.hosts import ADMIN, POLL_TIMEOUT, hosts, put_tenant, set_ready, together
+from tests.support.metrics_text import label_values, samples, scrape, value, wait_for_metric
+from tests.support.polling import wait_until
 
 pytestmark = pytest.mark.gunicorn
 
@@ -25,7 +25,7 @@ def pair(tmp_path_factory, postgres_server):
 
 
 def readyz(server, tenant: str) -> tuple[int, dict]:
-    response = get(server, f"/tenant/{tenant}/readyz")
+    response = server.request("GET", f"/tenant/{tenant}/readyz")
     return response.status_code, response.json()
 
 
@@ -41,37 +41,37 @@ def test_a_tenant_created_on_one_host_is_served_by_the_other(pair):
 
     # B's very next requests serve it, on either worker.
     for _ in range(PROBES):
-        health = get(b, "/t/acme/health")
+        health = b.request("GET", "/t/acme/health")
         assert health.status_code == 200, health.text
         assert health.json()["status"] == "ok" and health.json()["tenant"] == "acme"
-        exams = get(b, "/t/acme/exams")
+        exams = b.request("GET", "/t/acme/exams")
         assert exams.status_code == 200, exams.text
         assert exams.json() == {"tenant": "acme", "exams": [exam]}
-    on_b = get(b, "/admin/tenants/acme", headers=ADMIN)
+    on_b = b.request("GET", "/admin/tenants/acme", headers=ADMIN)
     assert on_b.status_code == 200 and on_b.json()["extra"] == {"plan": "gold"}
-    assert get(b, "/t/nobody/health").json() == {"error": "unknown_tenant"}
+    assert b.request("GET", "/t/nobody/health").json() == {"error": "unknown_tenant"}
 
 
 def test_a_config_change_on_one_host_is_live_on_the_other_at_its_next_request(pair):
     a, b, _ = pair
     assert put_tenant(a, "beta").status_code == 201
-    assert get(b, "/t/beta/health").status_code == 200
+    assert b.request("GET", "/t/beta/health").status_code == 200
 
-    assert request("DELETE", a, "/admin/tenants/beta", headers=ADMIN).status_code == 200
+    assert a.request("DELETE", "/admin/tenants/beta", headers=ADMIN).status_code == 200
     for _ in range(PROBES):
-        disabled = get(b, "/t/beta/health")
+        disabled = b.request("GET", "/t/beta/health")
         assert (disabled.status_code, disabled.json()) == (503, {"error": "tenant_disabled"})
 
     assert put_tenant(b, "beta", {"hosts": ["beta.example"]}).status_code == 200
     for _ in range(PROBES):
-        by_host = get(a, "/health", headers={"Host": "beta.example"})
+        by_host = a.request("GET", "/health", headers={"Host": "beta.example"})
         assert by_host.status_code == 200 and by_host.json()["tenant"] == "beta", by_host.text
 
-    purged = request("DELETE", b, "/admin/tenants/beta?purge=1", headers=ADMIN)
+    purged = b.request("DELETE", "/admin/tenants/beta?purge=1", headers=ADMIN)
     assert purged.status_code == 200
     for _ in range(PROBES):
-        assert get(a, "/t/beta/health").status_code == 404
-        assert get(a, "/admin/tenants/beta", headers=ADMIN).status_code == 404
+        assert a.request("GET", "/t/beta/health").status_code == 404
+        assert a.request("GET", "/admin/tenants/beta", headers=ADMIN).status_code == 404
 
 
 def test_set_ready_on_one_host_is_answered_by_the_other(pair):
@@ -112,7 +112,8 @@ def test_tenant_metrics_are_the_same_on_both_hosts(pair):
         return None not in texts.values() and \
             tenant_series(texts["a"]) == tenant_series(texts["b"])
 
-    wait_for(same, "the same tenant series on both hosts")
+    assert wait_until(same, POLL_TIMEOUT), \
+        "timed out waiting for the same tenant series on both hosts"
     text_a, text_b = texts["a"], texts["b"]
     for text in (text_a, text_b):
         # This module's other tests add tenants of their own to the shared store.
@@ -142,7 +143,7 @@ def test_fifty_creations_over_two_hosts_admit_exactly_the_cap(tmp_path, postgres
             assert value(text, "tenant_labels_active") == cap
             assert value(text, "tenant_labels_limit") == cap
             assert label_values(text, "tenant") == admitted
-            listed = get(server, "/admin/tenants", headers=ADMIN).json()["tenants"]
+            listed = server.request("GET", "/admin/tenants", headers=ADMIN).json()["tenants"]
             assert {t["tenant_id"] for t in listed} == admitted
         # Still exact afterwards: one more creation is refused on either host.
         assert put_tenant(a, "late-a").status_code == 429

@@ -8,10 +8,8 @@ import json
 import os
 import re
 import shutil
-import signal
 import subprocess
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -20,8 +18,9 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from app.runtime.context import current_tenant
 from tests.operations.promql import as_plain_promql, grafana_query, metric_names
-from tests.support.metrics_text import value
-from tests.support.server import start_server
+from tests.support.metrics_text import scrape, value, wait_for_metric
+from tests.support.polling import poll
+from tests.support.server import running_server
 
 ROOT = Path(__file__).resolve().parents[2]
 ALERTS = ROOT / "alerts"
@@ -58,12 +57,6 @@ def settings_overrides():
 
 # --- what the app exports -------------------------------------------------------------------
 
-def scrape(client) -> str:
-    response = client.get("/metrics")
-    assert response.status_code == 200
-    return response.get_data(as_text=True)
-
-
 def hold_and_refuse(app, client) -> None:
     """Hold acme's only ocr permit from another thread; a second hold is refused with 429."""
     holder = app.test_client()
@@ -75,10 +68,9 @@ def hold_and_refuse(app, client) -> None:
     thread = threading.Thread(target=hold)
     thread.start()
     try:
-        deadline = time.monotonic() + 2.5
-        while value(scrape(client), "tenant_limit_inflight", tenant="acme", limit="ocr") != 1:
-            assert time.monotonic() < deadline, "the holder never took acme's ocr permit"
-            time.sleep(0.01)  # pause inside a loop bounded by its deadline
+        # The holder took acme's ocr permit, within its hold of 3 s.
+        wait_for_metric(client, 1, "tenant_limit_inflight", seconds=2.5, tenant="acme",
+                        limit="ocr")
         assert value(scrape(client), "global_limit_inflight", limit="ocr") == 1
         refused = client.post("/t/acme/chaos/hold/ocr?ms=0")
         assert refused.status_code == 429
@@ -93,10 +85,9 @@ def upload_and_wait(client) -> None:
     ocr permit, which hold_and_refuse needs to itself."""
     upload = client.post("/t/acme/uploads", data={"file": (io.BytesIO(b"x" * 100), "a.txt")})
     assert upload.status_code == 202
-    deadline = time.monotonic() + 10
-    while client.get(upload.headers["Location"]).json["state"] != "done":
-        assert time.monotonic() < deadline, "the upload was never processed"
-        time.sleep(0.01)  # pause inside a loop bounded by its deadline
+    state = poll(lambda: client.get(upload.headers["Location"]).json["state"],
+                 lambda state: state == "done")
+    assert state == "done", "the upload was never processed"
 
 
 def exercise(app, client) -> str:
@@ -249,8 +240,7 @@ def test_names_hold_under_gunicorn(tmp_path):
     prometheus_client's multiprocess files plus the scrape-time collectors."""
     env = {"TENANT_ADMIN_KEY": "k", "TENANT_API_KEY": "a", "CHAOS_ENABLED": "1",
            "TENANT_READINESS_HISTOGRAM": "1", "MAX_TENANT_LABELS": "2"}
-    server = start_server(tmp_path, env=env)
-    try:
+    with running_server(tmp_path, env=env) as server:
         put = server.put("/admin/tenants/acme", json={"limits": {"ocr": 1}}, headers=ADMIN)
         assert put.status_code == 201
         ready = server.post("/tenant/beta/set_ready", json={"ready": False}, headers=API)
@@ -261,19 +251,13 @@ def test_names_hold_under_gunicorn(tmp_path):
         holder = threading.Thread(target=server.post, args=("/t/acme/chaos/hold/ocr?ms=3000",))
         holder.start()
         try:
-            deadline = time.monotonic() + 2.5
-            while value(server.get("/metrics").text, "tenant_limit_inflight",
-                        tenant="acme", limit="ocr") != 1:
-                assert time.monotonic() < deadline, "the holder never took acme's ocr permit"
-                time.sleep(0.01)  # pause inside a loop bounded by its deadline
+            # The holder took acme's ocr permit, within its hold of 3 s.
+            wait_for_metric(server, 1, "tenant_limit_inflight", seconds=2.5, tenant="acme",
+                            limit="ocr")
             assert server.post("/t/acme/chaos/hold/ocr?ms=0").status_code == 429
         finally:
             holder.join()
         text = server.get("/metrics").text
-    finally:
-        # SIGTERM (graceful), not the helper's default SIGINT: gunicorn's gthread quick
-        # shutdown sometimes deadlocks a worker, and stop() then waits 30 s to SIGKILL.
-        server.stop(signal.SIGTERM)
     missing = not_exported(exported_families(text))
     assert set(missing) <= NO_SAMPLE_UNDER_GUNICORN, report(missing)
 

@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 import signal
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 from tests.support.metrics_text import total, value
-from tests.support.server import running_server, start_server
+from tests.support.polling import poll
+from tests.support.server import running_server
 
 pytestmark = pytest.mark.gunicorn
 
@@ -41,20 +41,14 @@ def test_raw_paths_never_become_labels(tmp_path):
 
 
 def test_sigterm_drains_with_503_then_exits_cleanly(tmp_path):
-    server = start_server(tmp_path, workers=2, env={"SHUTDOWN_DRAIN_SECONDS": "3"})
-    try:
+    with running_server(tmp_path, workers=2, env={"SHUTDOWN_DRAIN_SECONDS": "3"}) as server:
         assert server.get("/readyz").status_code == 200
         server.process.send_signal(signal.SIGTERM)
-        seen = []
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and 503 not in seen:
-            seen.append(server.get("/readyz").status_code)
-        assert 503 in seen
+        assert poll(lambda: server.get("/readyz").status_code, lambda status: status == 503,
+                    10) == 503
         # While draining, liveness still answers and the failing check is named.
         body = server.get("/readyz?verbose=1").json()
         assert body["status"] == "not ready"
         assert [c["name"] for c in body["checks"] if not c["ok"]] == ["shutdown"]
         assert server.get("/healthz").status_code == 200
         assert server.process.wait(timeout=30) == 0
-    finally:
-        server.stop(signal.SIGKILL)

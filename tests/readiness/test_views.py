@@ -1,33 +1,8 @@
 """/healthz and /readyz through the test client, row by row of contract sec. 3."""
 from __future__ import annotations
-
-import pytest
-
-from app.readiness.checks import CheckFailed
 from app.services import services_of
-from tests.support.metrics_text import value
 
-
-class Switch:
-    """A global check a test can fail and heal."""
-
-    def __init__(self):
-        self.ok = True
-
-    def __call__(self):
-        if not self.ok:
-            raise CheckFailed("dependency down")
-
-
-@pytest.fixture
-def switch(app):
-    switch = Switch()
-    services_of(app).readiness.checks.add("dependency", switch)
-    return switch
-
-
-def metrics_text(client) -> str:
-    return client.get("/metrics").get_data(as_text=True)
+from tests.support.metrics_text import scrape, value
 
 
 def test_healthz_is_ok(client):
@@ -129,12 +104,12 @@ def test_broken_store_fails_the_store_check(app, client):
 
 def test_readiness_metrics_follow_state(client, switch):
     client.get("/readyz")
-    text = metrics_text(client)
+    text = scrape(client)
     assert value(text, "readiness_state") == 1.0
     assert value(text, "readiness_check_ok", check="dependency") == 1.0
     switch.ok = False
     client.get("/readyz")
-    text = metrics_text(client)
+    text = scrape(client)
     assert value(text, "readiness_state") == 0.0
     assert value(text, "readiness_check_ok", check="dependency") == 0.0
     assert value(text, "readiness_check_duration_seconds_count") >= 2
@@ -142,7 +117,7 @@ def test_readiness_metrics_follow_state(client, switch):
 
 def test_transitions_are_counted_once_per_change(client, switch):
     def transitions():
-        return value(metrics_text(client), "readiness_transitions_total")
+        return value(scrape(client), "readiness_transitions_total")
 
     start = transitions()
     for _ in range(3):
@@ -162,4 +137,4 @@ def test_excluded_evaluation_does_not_move_readiness_state(client, switch):
     switch.ok = False
     client.get("/readyz")
     client.get("/readyz?exclude=dependency")
-    assert value(metrics_text(client), "readiness_state") == 0.0
+    assert value(scrape(client), "readiness_state") == 0.0

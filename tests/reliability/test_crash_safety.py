@@ -32,8 +32,7 @@ import requests
 import urllib3
 
 from tests.support.metrics_text import value
-from tests.reliability.serving import serving
-from tests.support.server import start_server
+from tests.support.server import running_server
 
 pytestmark = pytest.mark.gunicorn
 
@@ -210,7 +209,7 @@ def integrity(db: Path) -> tuple[list, int, dict]:
 
 
 def verify_after_restart(tmp_path: Path, burst: Burst, label: str) -> None:
-    with serving(tmp_path, workers=4, env=server_env(tmp_path)) as again:
+    with running_server(tmp_path, workers=4, env=server_env(tmp_path)) as again:
         listed = requests.get(again.url("/admin/tenants"), headers=ADMIN, timeout=TIMEOUT)
         assert listed.status_code == 200
         tenants = {t["tenant_id"]: t for t in listed.json()["tenants"]}
@@ -238,8 +237,7 @@ def verify_after_restart(tmp_path: Path, burst: Burst, label: str) -> None:
 
 
 def test_acknowledged_writes_survive_a_worker_killed_mid_burst(tmp_path):
-    server = start_server(tmp_path, workers=4, env=server_env(tmp_path))
-    try:
+    with running_server(tmp_path, workers=4, env=server_env(tmp_path)) as server:
         burst = Burst(server, stop_on_failure_after_kill=False)
         victim = {}
 
@@ -252,14 +250,11 @@ def test_acknowledged_writes_survive_a_worker_killed_mid_burst(tmp_path):
         assert victim["pid"] not in server.worker_pids()
         assert burst.sent_after_kill > 0
         assert burst.acks > burst.acks_at_kill
-    finally:
-        server.stop(signal.SIGTERM)
     verify_after_restart(tmp_path, burst, "worker SIGKILL")
 
 
 def test_acknowledged_writes_survive_the_whole_server_killed_mid_burst(tmp_path):
-    server = start_server(tmp_path, workers=4, env=server_env(tmp_path))
-    try:
+    with running_server(tmp_path, workers=4, env=server_env(tmp_path)) as server:
         burst = Burst(server, stop_on_failure_after_kill=True)
 
         def kill_everything():
@@ -268,8 +263,6 @@ def test_acknowledged_writes_survive_the_whole_server_killed_mid_burst(tmp_path)
 
         burst.run(kill_everything)
         assert server.process.returncode == -signal.SIGKILL
-    finally:
-        server.stop(signal.SIGKILL)
     verify_after_restart(tmp_path, burst, "server SIGKILL")
 
 
@@ -380,7 +373,7 @@ def outage(request, tmp_path_factory) -> Outage:
         # Concurrent reads of one tenant take every thread here: no share in the way.
         env = {"TENANT_ADMIN_KEY": ADMIN_KEY, "TENANT_API_KEY": API_KEY,
                "TENANT_MAX_THREAD_SHARE": "1", **condition["env"]}
-        with serving(tmp_path, workers=2, threads=4, env=env) as server:
+        with running_server(tmp_path, workers=2, threads=4, env=env) as server:
             def get(path, headers=ADMIN):
                 return requests.get(server.url(path), headers=headers, timeout=TIMEOUT)
 

@@ -6,7 +6,6 @@ requests use it: its validation and its upload thread must survive that concurre
 from __future__ import annotations
 
 import threading
-import time
 import types
 
 import pytest
@@ -16,6 +15,7 @@ from app.runtime.health import ValidationFailure
 from app.runtime.uploads import UploadFiles, UploadWorker
 from app.services import services_of
 from tests.runtime.helpers import AUTH, KEY
+from tests.support.polling import poll
 
 THREADS = 8
 ROUNDS = 100
@@ -73,9 +73,8 @@ def test_stopping_an_upload_worker_while_its_thread_is_starting_does_not_raise(
     submitter = threading.Thread(target=lambda: _submit_quietly(worker))
     submitter.start()
     try:
-        deadline = time.monotonic() + 5
-        while worker.thread is None and time.monotonic() < deadline:
-            time.sleep(0.001)  # pause inside a loop bounded by its deadline
+        # Its thread is made (and held at start() by the gate) soon after the submit.
+        poll(lambda: worker.thread, lambda thread: thread is not None, 5)
         # The unload (a config change seen by another request) stops the worker now.
         stopped = worker.stop(timeout=5)
     finally:

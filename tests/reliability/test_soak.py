@@ -27,7 +27,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.reliability.serving import serving
+from tests.support.polling import poll
+from tests.support.server import running_server
 
 pytestmark = [pytest.mark.soak, pytest.mark.gunicorn]
 
@@ -160,13 +161,17 @@ def resources(pid: int) -> dict[str, int]:
             "sockets": sockets, "rss_kib": int(fields["VmRSS"].split()[0])}
 
 
-def all_workers_forked(server, attempts: int = 2000) -> list[int]:
-    for _ in range(attempts):
-        pids = server.worker_pids()
-        if len(pids) >= WORKERS:
-            return sorted(pids)
-        assert server.get("/healthz").status_code == 200
-    raise AssertionError(f"only {server.worker_pids()} forked")
+def all_workers_forked(server) -> list[int]:
+    """Bounded poll: the master has forked every worker; /healthz answers meanwhile."""
+    def forked() -> list[int]:
+        pids = sorted(server.worker_pids())
+        if len(pids) < WORKERS:
+            assert server.get("/healthz").status_code == 200
+        return pids
+
+    pids = poll(forked, lambda pids: len(pids) >= WORKERS)
+    assert len(pids) >= WORKERS, f"only {pids} forked"
+    return pids
 
 
 def prepare(server, data_root: Path) -> None:
@@ -190,7 +195,7 @@ def test_mixed_load_leaks_nothing_and_readyz_stays_ready(tmp_path):
     samples: dict[int, list[tuple[float, dict]]] = {}
     lock = threading.Lock()
 
-    with serving(tmp_path, workers=WORKERS, env=env) as server:
+    with running_server(tmp_path, workers=WORKERS, env=env) as server:
         pids = all_workers_forked(server)
         prepare(server, tmp_path / "tenants")
         documented = documented_statuses(server.get("/openapi.json").json())

@@ -1,17 +1,13 @@
-"""Shared by the runtime tests: the admin key, small request helpers and bounded polling."""
+"""Shared by the runtime tests: the admin key and small request helpers."""
 from __future__ import annotations
 
+import io
 import json
 import threading
-import time
 from pathlib import Path
-from typing import Callable, TypeVar
 
 KEY = "rt-admin-key-3c9e51"
 AUTH = {"X-Admin-Key": KEY}
-POLL_SECONDS = 10.0
-
-T = TypeVar("T")
 
 
 def put(client, tenant: str, body: dict | None = None):
@@ -30,15 +26,13 @@ def write_manifest(data_dir: Path, exam_id: str) -> Path:
     return manifest
 
 
-def poll(probe: Callable[[], T], done: Callable[[T], bool],
-         seconds: float = POLL_SECONDS) -> T:
-    """Call ``probe`` until ``done(result)`` or the bound passes; returns the last result."""
-    deadline = time.monotonic() + seconds
-    result = probe()
-    while not done(result) and time.monotonic() < deadline:
-        time.sleep(0.02)  # pause inside a loop bounded by its deadline
-        result = probe()
-    return result
+def upload(client, tenant: str, content: bytes = b"0123456789"):
+    return client.post(f"/t/{tenant}/uploads", data={"file": (io.BytesIO(content), "a.txt")},
+                       content_type="multipart/form-data")
+
+
+def stored_files(data_root: Path, tenant: str) -> list[str]:
+    return sorted(p.name for p in (data_root / tenant / "uploads").iterdir())
 
 
 def threads_named(name: str) -> list[threading.Thread]:

@@ -5,7 +5,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from tests.runtime.helpers import AUTH, KEY, poll, write_manifest
+from tests.runtime.helpers import AUTH, KEY, write_manifest
+from tests.support.polling import poll
 from tests.support.server import running_server
 
 pytestmark = pytest.mark.gunicorn

@@ -11,7 +11,8 @@ import pytest
 from app.services import services_of
 
 from app import close_app, create_app
-from tests.runtime.helpers import AUTH, KEY, poll, put, threads_named
+from tests.runtime.helpers import AUTH, KEY, put, threads_named
+from tests.support.polling import poll
 
 
 WAIT = 10.0

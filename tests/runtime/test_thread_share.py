@@ -10,8 +10,9 @@ from flask import Blueprint
 from app.runtime import register_tenant_blueprint
 from app.runtime.thread_share import ThreadShare
 from app.services import services_of
-from tests.runtime.helpers import KEY, poll, put
+from tests.runtime.helpers import KEY, put
 from tests.support.metrics_text import value
+from tests.support.polling import poll
 
 WAIT = 10.0
 

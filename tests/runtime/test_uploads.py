@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.runtime.helpers import KEY, poll, put
+from tests.runtime.helpers import KEY, put
+from tests.support.polling import poll
 
 UPLOAD_LIMIT = 2048
 SETTINGS = {"TENANT_ADMIN_KEY": KEY, "DEFAULT_TENANT": "home",

@@ -3,13 +3,13 @@ from __future__ import annotations
 
 import hashlib
 import io
-import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-from tests.reliability.serving import serving
 from tests.support.metrics_text import samples
+from tests.support.polling import poll
+from tests.support.server import running_server
 
 
 def files(root: Path) -> dict[str, str]:
@@ -62,7 +62,7 @@ POLL_SECONDS = 10.0
 def seeded_server(sandbox: Path, env: dict | None = None, **kwargs) -> Iterator:
     """gunicorn (2 workers) with tenant acme and one processed upload; at the end its log
     holds neither key nor a traceback."""
-    with serving(sandbox, workers=2, env={**ENV, **(env or {})}, **kwargs) as server:
+    with running_server(sandbox, workers=2, env={**ENV, **(env or {})}, **kwargs) as server:
         assert server.put("/admin/tenants/acme", json={"extra": {"plan": "gold"}},
                           headers=ADMIN).status_code == 201
         uploaded = server.post("/t/acme/uploads",
@@ -78,12 +78,9 @@ def seeded_server(sandbox: Path, env: dict | None = None, **kwargs) -> Iterator:
 
 def wait_upload(server, location: str, headers: dict | None = None) -> dict:
     """Poll an upload until it is done or failed (bounded)."""
-    deadline = time.monotonic() + POLL_SECONDS
-    status = server.get(location, headers=headers).json()
-    while status.get("state") not in ("done", "failed"):
-        assert time.monotonic() < deadline, f"upload never processed: {status}"
-        time.sleep(0.02)  # pause inside a loop bounded by its deadline
-        status = server.get(location, headers=headers).json()
+    status = poll(lambda: server.get(location, headers=headers).json(),
+                  lambda status: status.get("state") in ("done", "failed"), POLL_SECONDS)
+    assert status.get("state") in ("done", "failed"), f"upload never processed: {status}"
     return status
 
 

@@ -19,8 +19,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.security.fuzzing import DERANDOMIZE, EXAMPLES, FUZZ_EXAMPLES
-from tests.security.serving_state import ADMIN_KEY, API_KEY, seeded_server
-from tests.security.wire import exchange
+from tests.security.serving_state import ADMIN_KEY, API_KEY
+from tests.support.raw_http import exchange
 
 pytestmark = pytest.mark.gunicorn
 
@@ -43,12 +43,6 @@ TARGETS = {
 }
 ERROR_STATUSES = range(400, 500)
 ALLOWED_5XX = {501: "unsupported_transfer_coding"}
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    with seeded_server(tmp_path_factory.mktemp("fuzz-wire")) as server:
-        yield server
 
 
 # -- mutations ------------------------------------------------------------------------------------

@@ -14,9 +14,8 @@ import sys
 import pytest
 
 from app.free_json import MAX_BYTES, MAX_DEPTH
-from tests.security.serving_state import ADMIN, seeded_server, unchanged_check
-from tests.reliability.serving import serving
-from tests.support.server import ROOT
+from tests.security.serving_state import ADMIN
+from tests.support.server import ROOT, running_server
 
 pytestmark = pytest.mark.gunicorn
 
@@ -25,19 +24,8 @@ ENV = {"MAX_JSON_BYTES": str(4 * MAX_BYTES)}
 
 
 @pytest.fixture(scope="module")
-def sandbox(tmp_path_factory):
-    return tmp_path_factory.mktemp("admin")
-
-
-@pytest.fixture(scope="module")
-def server(sandbox):
-    with seeded_server(sandbox, env=ENV) as server:
-        yield server
-
-
-@pytest.fixture
-def unchanged(server, sandbox):
-    return unchanged_check(server, sandbox / "tenants")
+def seeded_env():
+    return ENV
 
 
 def nested(levels: int) -> str:
@@ -124,8 +112,8 @@ def test_limits_at_their_bounds_are_stored(server):
 def failing_render(tmp_path_factory):
     """A server whose admin answers fail to render for tenants named boom-*."""
     sandbox = tmp_path_factory.mktemp("render")
-    with serving(sandbox, workers=2, env={"TENANT_ADMIN_KEY": ADMIN["X-Admin-Key"]},
-                 app_module="tests.support.failing_render_wsgi:app") as server:
+    with running_server(sandbox, workers=2, env={"TENANT_ADMIN_KEY": ADMIN["X-Admin-Key"]},
+                        app_module="tests.support.failing_render_wsgi:app") as server:
         yield server, sandbox
     assert ADMIN["X-Admin-Key"] not in server.log()
 

@@ -17,32 +17,20 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.security.serving_state import ADMIN, files, seeded_server, wait_upload
+from tests.security.serving_state import ADMIN, files, wait_upload
 
 pytestmark = pytest.mark.gunicorn
 
 SECRET = "victim-private-4d1c9e"  # in every file of the victim tenant
-THREADS = 8  # per worker (start_server's default); 2 workers
+THREADS = 8  # per worker (running_server's default); 2 workers
 _names = itertools.count()
 
 
 @pytest.fixture(scope="module")
-def sandbox(tmp_path_factory):
-    return tmp_path_factory.mktemp("files")
-
-
-@pytest.fixture(scope="module")
-def server(sandbox):
+def seeded_env():
     # The chaos hold route holds a tenant's permit while its upload waits (see below); one
     # tenant's 16 concurrent requests take every thread here, the share of threads aside.
-    with seeded_server(sandbox, env={"CHAOS_ENABLED": "1", "TENANT_MAX_THREAD_SHARE": "1"}) \
-            as server:
-        yield server
-
-
-@pytest.fixture
-def root(sandbox) -> Path:
-    return (sandbox / "tenants").resolve()
+    return {"CHAOS_ENABLED": "1", "TENANT_MAX_THREAD_SHARE": "1"}
 
 
 def write_manifest(data_dir: Path, exam: str, **fields) -> Path:

@@ -10,29 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.reliability.serving import serving
-from tests.security.serving_state import ADMIN, ENV, files, seeded_server, wait_upload
-from tests.support.server import ROOT
+from tests.security.serving_state import ADMIN, ENV, files, wait_upload
+from tests.support.server import ROOT, running_server
 
 pytestmark = pytest.mark.gunicorn
 
 OLD = b"bytes of the tenant before the purge"
-
-
-@pytest.fixture(scope="module")
-def sandbox(tmp_path_factory):
-    return tmp_path_factory.mktemp("purge")
-
-
-@pytest.fixture(scope="module")
-def server(sandbox):
-    with seeded_server(sandbox) as server:
-        yield server
-
-
-@pytest.fixture
-def root(sandbox) -> Path:
-    return (sandbox / "tenants").resolve()
 
 
 def create(server, tenant: str, body: dict | None = None) -> dict:
@@ -136,7 +119,7 @@ def crash_in_a_purge(sandbox: Path, point: str) -> None:
 def test_a_purge_cut_short_by_a_crash_is_settled_at_the_next_start(tmp_path, point,
                                                                    record_kept):
     root = tmp_path / "tenants"
-    with serving(tmp_path, workers=2, env=ENV) as server:
+    with running_server(tmp_path, workers=2, env=ENV) as server:
         create(server, "crashy")
         with_exam(root, "crashy")
         old_upload = upload(server, "crashy")
@@ -144,7 +127,7 @@ def test_a_purge_cut_short_by_a_crash_is_settled_at_the_next_start(tmp_path, poi
     crash_in_a_purge(tmp_path, point)
     assert not (root / "crashy" / "data").exists()  # moved aside
     assert len(list(root.glob(".purged-*"))) == 1
-    with serving(tmp_path, workers=2, env=ENV) as server:
+    with running_server(tmp_path, workers=2, env=ENV) as server:
         assert not list(root.glob(".purged-*"))
         shown = server.get("/admin/tenants/crashy", headers=ADMIN)
         if record_kept:  # the purge never happened: all of it is back

@@ -10,30 +10,13 @@ from __future__ import annotations
 import pytest
 import requests
 
-from tests.security.serving_state import ADMIN, ADMIN_KEY, API_KEY, seeded_server, \
-    unchanged_check
-from tests.security.wire import chunked, exchange, request
+from tests.security.serving_state import ADMIN, ADMIN_KEY, API_KEY
+from tests.support.raw_http import chunked, exchange, request
 
 pytestmark = pytest.mark.gunicorn
 
 KEY_HEADERS = [f"X-Admin-Key: {ADMIN_KEY}", f"X-API-Key: {API_KEY}"]
 NEXT_REQUEST = request("GET", "/healthz")
-
-
-@pytest.fixture(scope="module")
-def sandbox(tmp_path_factory):
-    return tmp_path_factory.mktemp("wire")
-
-
-@pytest.fixture(scope="module")
-def server(sandbox):
-    with seeded_server(sandbox) as server:
-        yield server
-
-
-@pytest.fixture
-def unchanged(server, sandbox):
-    return unchanged_check(server, sandbox / "tenants")
 
 
 def assert_json_error(answer, status: int, error: str) -> None:

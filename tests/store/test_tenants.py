@@ -11,10 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from app.settings import Settings
-from app.store import (DirectoryTaken, HostTaken, LabelCapReached, TenantRecord, TenantStore,
-                       open_store)
-from app.store.database import SQLiteDatabase
+from app.store import DirectoryTaken, HostTaken, LabelCapReached, TenantRecord, TenantStore
 from app.store.tenants import bump_version
 
 from .conftest import tables_with_column
@@ -264,40 +261,6 @@ def test_the_cap_is_exact_under_concurrent_creation(db, record, operation):
         outcomes = list(pool.map(create, range(threads), timeout=60))
     assert sorted(outcomes) == ["created"] * CAP + ["refused"] * (threads - CAP)
     assert tenants.count() == CAP
-
-
-def test_open_store_picks_sqlite_without_a_url(tmp_path):
-    store = open_store(Settings(db_path=str(tmp_path / "s" / "tenants.sqlite3")))
-    try:
-        assert isinstance(store.db, SQLiteDatabase) and store.db.dialect == "sqlite"
-        store.ping()
-    finally:
-        store.close()
-
-
-def test_sqlite_connections_use_wal_full_sync_and_foreign_keys(tmp_path):
-    # SQLite only: the PRAGMAs the single-host store relies on.
-    store = open_store(Settings(db_path=str(tmp_path / "s" / "tenants.sqlite3")))
-    try:
-        with store.db.read() as conn:
-            assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-            assert conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
-            assert conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
-            assert conn.execute("PRAGMA busy_timeout").fetchone()[0] > 0
-    finally:
-        store.close()
-
-
-def test_open_store_picks_postgres_with_a_url(postgres_url):
-    from app.store.postgres import PostgresDatabase
-
-    store = open_store(Settings(db_url=postgres_url))
-    try:
-        assert isinstance(store.db, PostgresDatabase) and store.db.dialect == "postgres"
-        store.ping()
-        assert store.tenants.count() == 0
-    finally:
-        store.close()
 
 
 def test_store_counters_go_past_32_bits_on_every_backend(store, tenants):

@@ -12,12 +12,12 @@ import pwd
 import shutil
 import subprocess
 import tempfile
-import time
 import uuid
 from pathlib import Path
 
 import psycopg
 
+from .polling import wait_until
 from .server import free_port
 
 
@@ -55,15 +55,15 @@ class PostgresServer:
                                      "-o", options, "-l", str(self.root / "log"), "-w",
                                      "-t", str(int(timeout)), "start"]),
                        check=True, capture_output=True, timeout=timeout + 10)
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                psycopg.connect(self.admin_url, connect_timeout=2).close()
-                return
-            except psycopg.OperationalError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.1)  # pause inside a loop bounded by its deadline
+        if not wait_until(self._answers, timeout):
+            psycopg.connect(self.admin_url, connect_timeout=2).close()  # raises why it does not
+
+    def _answers(self) -> bool:
+        try:
+            psycopg.connect(self.admin_url, connect_timeout=2).close()
+        except psycopg.OperationalError:
+            return False  # not accepting connections yet
+        return True
 
     def stop(self, mode: str = "fast") -> None:
         subprocess.run(_as_postgres([str(self.bin_dir / "pg_ctl"), "-D", str(self.data),

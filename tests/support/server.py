@@ -1,4 +1,9 @@
-"""Start a real gunicorn (Tenantgate's own config) on a free 127.0.0.1 port, for tests."""
+"""Start a real gunicorn (Tenantgate's own config) on a free 127.0.0.1 port, for tests.
+
+``running_server`` is the one way the tests start one: it yields once every worker has
+built its app and, whatever happens in the test, stops the server and every process of
+its group at the end.
+"""
 from __future__ import annotations
 
 import os
@@ -6,16 +11,21 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator, Mapping
 
 import requests
 
+from tests.support.polling import wait_until
+
 ROOT = Path(__file__).resolve().parents[2]
 GUNICORN = Path(sys.executable).with_name("gunicorn")
-START_TIMEOUT = 30.0
+# Generous: on a loaded machine a worker may take many seconds to import and build its app.
+START_TIMEOUT = 60.0
+REQUEST_TIMEOUT = 15.0
+# Each start-up probe may wait this long for a worker still booting before it is asked again.
+PROBE_TIMEOUT = 5.0
 
 
 def free_port() -> int:
@@ -33,7 +43,6 @@ class Server:
         self.base = f"http://127.0.0.1:{port}"
         self.management_port = management_port
         self.log_path = log_path
-        self.session = requests.Session()
 
     def url(self, path: str) -> str:
         return self.base + path
@@ -55,6 +64,16 @@ class Server:
     def delete(self, path: str, **kwargs) -> requests.Response:
         return requests.delete(self.url(path), timeout=10, **kwargs)
 
+    def request(self, method: str, path: str, **kwargs) -> requests.Response:
+        """One request on a connection of its own, so that any worker may answer it.
+
+        ``Connection: close`` also leaves no idle keep-alive socket to wake a worker while
+        it shuts down (gthread can deadlock on a signal arriving inside submit()).
+        """
+        headers = {"Connection": "close", **kwargs.pop("headers", {})}
+        return requests.request(method, self.url(path), headers=headers,
+                                timeout=kwargs.pop("timeout", REQUEST_TIMEOUT), **kwargs)
+
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
 
@@ -64,18 +83,17 @@ class Server:
         return [int(p) for p in children.read_text().split()] if children.exists() else []
 
     def wait_ready(self, timeout: float = START_TIMEOUT) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"gunicorn exited with {self.process.returncode}:\n{self.log()}")
-            try:
-                if requests.get(self.url("/healthz"), timeout=1).status_code == 200 \
-                        and self.booted_workers() >= self.workers:
-                    return
-            except (requests.ConnectionError, requests.Timeout):
-                pass  # not listening yet, or a worker still booting
-            time.sleep(0.05)  # pause inside a loop bounded by its deadline
-        raise RuntimeError(f"gunicorn did not answer within {timeout}s:\n{self.log()}")
+        if not wait_until(self._ready, timeout):
+            raise RuntimeError(f"gunicorn did not answer within {timeout}s:\n{self.log()}")
+
+    def _ready(self) -> bool:
+        if self.process.poll() is not None:
+            raise RuntimeError(f"gunicorn exited with {self.process.returncode}:\n{self.log()}")
+        try:
+            return requests.get(self.url("/healthz"), timeout=PROBE_TIMEOUT).status_code == 200 \
+                and self.booted_workers() >= self.workers
+        except requests.RequestException:
+            return False  # not listening yet, or a worker still booting
 
     def booted_workers(self) -> int:
         """Workers whose app is built: each evaluates global readiness once at start-up.
@@ -83,13 +101,20 @@ class Server:
         Waiting for all of them matters: a signal sent to a worker still booting (before
         gunicorn installs its handlers) is lost, and that worker never drains or exits.
         """
-        text = requests.get(self.url("/metrics"), timeout=2).text
+        text = requests.get(self.url("/metrics"), timeout=PROBE_TIMEOUT).text
         for line in text.splitlines():
             if line.startswith("readiness_check_duration_seconds_count "):
                 return int(float(line.split()[1]))
         return 0
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 30.0) -> int:
+        """Stop the server (SIGTERM, production's stop: each worker drains, then exits) and
+        kill whatever of its process group is left.
+
+        Not SIGINT: it makes gunicorn 27's gthread workers call ThreadPoolExecutor.shutdown
+        from the signal handler, which deadlocks when the signal lands while the main
+        thread is inside submit().
+        """
         if self.process.poll() is None:
             self.process.send_signal(sig)
             try:
@@ -98,12 +123,21 @@ class Server:
                 # The whole group: a worker stuck in shutdown must not outlive its master.
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait(5)
+        self._kill_leftovers()
         return self.process.returncode
 
+    def _kill_leftovers(self) -> None:
+        """SIGKILL any worker that outlived its master (they share its process group)."""
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass  # the group is empty: every worker exited with its master
 
-def start_server(tmp_path: Path, env: Mapping[str, str] | None = None, workers: int = 2,
-                 threads: int = 8, wait: bool = True, app_module: str = "wsgi:app") -> Server:
-    port, management_port = free_port(), free_port()
+
+def _environment(tmp_path: Path, port: int, management_port: int, workers: int, threads: int,
+                 env: Mapping[str, str] | None) -> dict[str, str]:
+    """The server's environment: this machine's, without Tenantgate settings, plus its own
+    store, data root and metrics directory under ``tmp_path``, then ``env``."""
     full_env = {
         k: v for k, v in os.environ.items()
         if not k.startswith(("TENANT", "GLOBAL_LIMIT_", "PROMETHEUS_MULTIPROC_DIR"))
@@ -122,6 +156,13 @@ def start_server(tmp_path: Path, env: Mapping[str, str] | None = None, workers: 
         "STORAGE_RESERVE_BYTES": str(1 << 20),
     })
     full_env.update(env or {})
+    return full_env
+
+
+def _launch(tmp_path: Path, env: Mapping[str, str] | None, workers: int, threads: int,
+            app_module: str) -> Server:
+    port, management_port = free_port(), free_port()
+    full_env = _environment(tmp_path, port, management_port, workers, threads, env)
     log_path = tmp_path / f"gunicorn-{port}.log"
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
@@ -129,21 +170,31 @@ def start_server(tmp_path: Path, env: Mapping[str, str] | None = None, workers: 
             cwd=ROOT, env=full_env, stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True)
     management = full_env["MANAGEMENT_BIND"]
-    server = Server(process, port, log_path, workers,
-                    int(management.rpartition(":")[2]) if management else None)
-    if wait:
-        try:
-            server.wait_ready()
-        except RuntimeError:
-            server.stop(signal.SIGKILL)
-            raise
-    return server
+    return Server(process, port, log_path, workers,
+                  int(management.rpartition(":")[2]) if management else None)
 
 
 @contextmanager
-def running_server(tmp_path: Path, **kwargs) -> Iterator[Server]:
-    server = start_server(tmp_path, **kwargs)
+def running_server(tmp_path: Path, env: Mapping[str, str] | None = None, workers: int = 2,
+                   threads: int = 8, wait: bool = True, start_timeout: float = START_TIMEOUT,
+                   app_module: str = "wsgi:app") -> Iterator[Server]:
+    """gunicorn with ``workers`` x ``threads`` and ``env`` on top of the test environment,
+    its store and data root under ``tmp_path``.
+
+    With ``wait`` it is yielded once /healthz answers and every worker has built its app
+    (within ``start_timeout``); without, at once (to watch it fail to start, or to start
+    several servers side by side and wait for each). A server the test stopped or killed
+    itself is only reaped at the end.
+    """
+    server = _launch(tmp_path, env, workers, threads, app_module)
     try:
+        if wait:
+            try:
+                server.wait_ready(start_timeout)
+            except RuntimeError:
+                # A worker still booting would miss SIGTERM (no handler yet): kill them all.
+                server.stop(signal.SIGKILL)
+                raise
         yield server
     finally:
         server.stop()

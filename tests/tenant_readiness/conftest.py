@@ -1,11 +1,10 @@
 """Fixtures for the tenant readiness tests that use the test client."""
 from __future__ import annotations
 
-from app.services import services_of
 
 import pytest
 
-from tests.tenant_readiness.helpers import BASE, Switch
+from tests.tenant_readiness.helpers import BASE
 
 
 @pytest.fixture
@@ -13,11 +12,3 @@ def settings_overrides(request):
     """BASE, changed per test with indirect parametrize (None removes a setting)."""
     merged = {**BASE, **getattr(request, "param", {})}
     return {k: v for k, v in merged.items() if v is not None}
-
-
-@pytest.fixture
-def switch(app):
-    """A flip-able global readiness check named ``dependency``."""
-    switch = Switch()
-    services_of(app).readiness.checks.add("dependency", switch)
-    return switch

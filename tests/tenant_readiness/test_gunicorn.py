@@ -7,7 +7,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from tests.support.metrics_text import label_values, value
-from tests.tenant_readiness.helpers import http, serving, wait_until
+from tests.support.polling import wait_until
+from tests.support.server import running_server
 
 pytestmark = pytest.mark.gunicorn
 
@@ -17,25 +18,25 @@ KEY = {"X-API-Key": API_KEY}
 
 
 def has_workers(server, count: int) -> bool:
-    return wait_until(lambda: len(server.worker_pids()) == count, timeout=30)
+    return wait_until(lambda: len(server.worker_pids()) == count, seconds=30)
 
 
 def fresh_readyz(server, tenant: str):
     """One probe on its own connection, so probes spread over the workers."""
-    response = http(server, "GET", f"/tenant/{tenant}/readyz")
+    response = server.request("GET", f"/tenant/{tenant}/readyz")
     return response.status_code, response.json()
 
 
 def set_ready(server, tenant: str, ready):
-    return http(server, "POST", f"/tenant/{tenant}/set_ready", json={"ready": ready},
-                headers=KEY)
+    return server.request("POST", f"/tenant/{tenant}/set_ready", json={"ready": ready},
+                          headers=KEY)
 
 
 @pytest.mark.parametrize("workers", [2, 4])
 def test_set_ready_is_seen_by_every_worker_at_once(tmp_path, workers):
     steps = [(False, 503, "not ready", "override"), (True, 200, "ready", "override"),
              (None, 200, "ready", "inherited"), (False, 503, "not ready", "override")]
-    with serving(tmp_path, workers=workers, env=ENV) as server:
+    with running_server(tmp_path, workers=workers, env=ENV) as server:
         assert has_workers(server, workers)
         for ready, code, status, reason in steps:
             response = set_ready(server, "acme", ready)
@@ -50,13 +51,13 @@ def test_set_ready_is_seen_by_every_worker_at_once(tmp_path, workers):
 
 def test_transitions_are_counted_once_server_wide(tmp_path):
     probes = 320
-    with serving(tmp_path, workers=2, env=ENV) as server:
+    with running_server(tmp_path, workers=2, env=ENV) as server:
         assert has_workers(server, 2)
         for ready in (True, False, True):
             assert set_ready(server, "acme", ready).status_code == 200
         with ThreadPoolExecutor(16) as pool:
             answers = list(pool.map(lambda _: fresh_readyz(server, "acme"), range(probes)))
-        text = http(server, "GET", "/metrics").text
+        text = server.request("GET", "/metrics").text
     assert answers == [(200, {"tenant": "acme", "status": "ready", "reason": "override"})] * probes
     assert value(text, "tenant_readiness_transitions_total", tenant="acme") == 2
     assert value(text, "tenant_readiness_state", tenant="acme") == 1
@@ -74,7 +75,7 @@ def test_flips_under_concurrent_probes_are_counted_once_each(tmp_path):
             seen += 1
         return seen
 
-    with serving(tmp_path, workers=2, env=ENV) as server:
+    with running_server(tmp_path, workers=2, env=ENV) as server:
         assert set_ready(server, "acme", True).status_code == 200
         with ThreadPoolExecutor(16) as pool:
             probers = [pool.submit(probe) for _ in range(16)]
@@ -86,7 +87,7 @@ def test_flips_under_concurrent_probes_are_counted_once_each(tmp_path):
                 stop.set()
             assert sum(f.result(timeout=60) for f in probers) > 0
         final = fresh_readyz(server, "acme")
-        text = http(server, "GET", "/metrics").text
+        text = server.request("GET", "/metrics").text
     assert final == (200, {"tenant": "acme", "status": "ready", "reason": "override"})
     assert value(text, "tenant_readiness_transitions_total", tenant="acme") == flips
     assert value(text, "tenant_readiness_state", tenant="acme") == 1
@@ -101,12 +102,12 @@ def test_concurrent_creation_admits_exactly_the_cap(tmp_path, workers):
         start.wait(timeout=30)
         return set_ready(server, f"new{i}", True)
 
-    with serving(tmp_path, workers=workers, env={**ENV, "MAX_TENANT_LABELS": str(cap)}) \
+    with running_server(tmp_path, workers=workers, env={**ENV, "MAX_TENANT_LABELS": str(cap)}) \
             as server:
         assert has_workers(server, workers)
         with ThreadPoolExecutor(callers) as pool:
             responses = list(pool.map(create, range(callers)))
-        text = http(server, "GET", "/metrics").text
+        text = server.request("GET", "/metrics").text
     codes = [r.status_code for r in responses]
     assert sorted(codes) == [200] * cap + [429] * (callers - cap)
     for response in responses:

@@ -5,8 +5,8 @@ from app.services import services_of
 
 import pytest
 
-from tests.support.metrics_text import label_values, value
-from tests.tenant_readiness.helpers import ADMIN, KEY, readyz, scrape, set_ready, transitions
+from tests.support.metrics_text import label_values, scrape, value
+from tests.tenant_readiness.helpers import ADMIN, KEY, readyz, set_ready, transitions
 
 
 def test_unknown_tenant_is_404_and_creates_no_label(client):

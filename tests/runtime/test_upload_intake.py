@@ -1,18 +1,14 @@
-"""Upload storage (contract sec. 17): quotas, the free-space reserve, delete and retention."""
+"""Accepting and deleting uploads (contract sec. 17): quotas, the free-space reserve."""
 from __future__ import annotations
 
-import io
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
 import pytest
 
-from app.runtime.retention import UploadPruner
-from app.services import services_of
-from tests.runtime.helpers import AUTH, KEY, poll, put
+from tests.runtime.helpers import AUTH, KEY, put, stored_files, upload
 from tests.support.metrics_text import value
+from tests.support.polling import poll
 
 WAIT = 10.0
 SETTINGS = {"TENANT_ADMIN_KEY": KEY, "GUNICORN_THREADS": 32, "TENANT_MAX_THREAD_SHARE": 1}
@@ -21,15 +17,6 @@ SETTINGS = {"TENANT_ADMIN_KEY": KEY, "GUNICORN_THREADS": 32, "TENANT_MAX_THREAD_
 @pytest.fixture
 def settings_overrides(request):
     return getattr(request, "param", SETTINGS)
-
-
-def upload(client, tenant: str, content: bytes = b"0123456789"):
-    return client.post(f"/t/{tenant}/uploads", data={"file": (io.BytesIO(content), "a.txt")},
-                       content_type="multipart/form-data")
-
-
-def stored_files(data_root: Path, tenant: str) -> list[str]:
-    return sorted(p.name for p in (data_root / tenant / "uploads").iterdir())
 
 
 def test_an_upload_over_the_byte_quota_is_refused_and_leaves_nothing(client, data_root):
@@ -122,40 +109,6 @@ def test_a_tenant_cannot_delete_another_tenants_upload(client, data_root):
 def test_deleting_a_malformed_id_is_404(client, upload_id):
     assert put(client, "acme").status_code == 201
     assert client.delete(f"/t/acme/uploads/{upload_id}").status_code == 404
-
-
-def pruner_at(app, moment: datetime) -> UploadPruner:
-    return UploadPruner(services_of(app).store,
-                        services_of(app).settings, clock=lambda: moment)
-
-
-@pytest.mark.parametrize("settings_overrides", [
-    {**SETTINGS, "UPLOAD_RETENTION_DAYS": 7}], indirect=True)
-def test_uploads_older_than_retention_are_removed_with_their_files(app, client, data_root):
-    assert put(client, "acme").status_code == 201
-    kept_id = upload(client, "acme").get_json()["id"]
-    now = datetime.now(timezone.utc)
-
-    assert pruner_at(app, now + timedelta(days=6)).run_once() == 0
-    assert pruner_at(app, now + timedelta(days=7, minutes=1)).run_once() == 1
-
-    assert client.get(f"/t/acme/uploads/{kept_id}").status_code == 404
-    assert stored_files(data_root, "acme") == []
-
-
-def test_without_retention_only_abandoned_receptions_are_removed(app, client, data_root):
-    assert put(client, "acme", {"quota": {"uploads": 2}}).status_code == 201
-    kept = upload(client, "acme").get_json()["id"]
-    # A worker that died writing its file leaves a reservation that was never acknowledged.
-    services_of(app).store.uploads.reserve("acme", "f" * 32, "lost.bin", 5, 99, 99)
-    assert upload(client, "acme").status_code == 403  # the reservation holds quota
-
-    now = datetime.now(timezone.utc)
-    assert pruner_at(app, now + timedelta(minutes=30)).run_once() == 0
-    assert pruner_at(app, now + timedelta(days=365)).run_once() == 1
-
-    assert client.get(f"/t/acme/uploads/{kept}").status_code == 200
-    assert upload(client, "acme").status_code == 202
 
 
 def test_storage_metrics_follow_the_uploads(client):

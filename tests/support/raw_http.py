@@ -1,4 +1,5 @@
-"""Raw HTTP/1.1 over a socket: requests exactly as written, which no client library would send."""
+"""Raw HTTP/1.1 over a socket: requests exactly as written, which no client library would
+send, and answers read as they came off the wire."""
 from __future__ import annotations
 
 import json
@@ -6,6 +7,7 @@ import socket
 from dataclasses import dataclass, field
 
 READ_TIMEOUT = 15.0
+HEALTHZ = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
 
 
 @dataclass
@@ -24,6 +26,12 @@ class Answer:
     @property
     def text(self) -> str:
         return self.raw.decode("latin-1")
+
+    @property
+    def whole(self) -> bool:
+        """A status line, headers and every byte of the body its Content-Length announces."""
+        return self.status != 0 and "content-length" in self.headers \
+            and len(self.body) == int(self.headers["content-length"])
 
 
 def parse(raw: bytes) -> Answer:
@@ -50,18 +58,24 @@ def exchange(port: int, data: bytes, end_input: bool = False, then: bytes | None
         sock.sendall(data)
         if end_input:
             sock.shutdown(socket.SHUT_WR)
-        raw = _read_answer(sock)
-        answer = parse(raw)
+        answer = read_answer(sock)
         if then is not None and not end_input:
             try:
                 sock.sendall(then)
-                answer.closed = _read_answer(sock) == b""
+                answer.closed = _read_final(sock) == b""
             except (ConnectionResetError, BrokenPipeError):
                 answer.closed = True
         return answer
 
 
-def _read_answer(sock: socket.socket) -> bytes:
+def read_answer(sock: socket.socket) -> Answer:
+    """One final answer, read by its Content-Length, not until the connection closes:
+    after refusing a request whose body it will not read, nginx keeps the connection open
+    a while (lingering close), then resets it."""
+    return parse(_read_final(sock))
+
+
+def _read_final(sock: socket.socket) -> bytes:
     """Bytes up to the end of one final response (by Content-Length), or to the connection's
     end; interim 1xx responses (100 Continue) before it are skipped."""
     raw = b""

@@ -4,13 +4,13 @@ under a worker (PostgreSQL restarted) is replaced instead of failing a request."
 from __future__ import annotations
 
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 import psycopg
 import pytest
 
 from app.limits.postgres import PostgresBackend
+from tests.support.polling import poll
 
 
 @pytest.fixture
@@ -92,10 +92,7 @@ def test_a_closed_session_gives_its_permits_back(backends):
     assert two.semaphore("acme", "llm_student", 2).try_acquire() is None
     one.close()  # the worker's session ends (a dead worker's ends with its process)
     # The server notices the closed connection and drops its locks a moment later.
-    deadline = time.monotonic() + 10
-    while two.inflight("acme", "llm_student", 2) and time.monotonic() < deadline:
-        time.sleep(0.02)  # pause inside a loop bounded by its deadline
-    assert two.inflight("acme", "llm_student", 2) == 0
+    assert poll(lambda: two.inflight("acme", "llm_student", 2), lambda n: n == 0) == 0
     again = [two.semaphore("acme", "llm_student", 2).try_acquire() for _ in range(2)]
     assert None not in again
     for permit in held + again:
