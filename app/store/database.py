@@ -33,7 +33,8 @@ class SQLiteDatabase:
         self.busy_timeout_ms = busy_timeout_ms
         self._local = threading.local()
         self._lock = threading.Lock()
-        self._all: list[sqlite3.Connection] = []
+        # Every connection opened, with the thread it belongs to.
+        self._all: list[tuple[threading.Thread, sqlite3.Connection]] = []
         # Set when a write failed for a reason other than contention (read-only, disk full).
         self.write_refused = False
         self.units = UnitsOfWork()
@@ -87,9 +88,22 @@ class SQLiteDatabase:
             # mode=rw); remember it, so the first write after the protection is lifted
             # reopens instead of failing.
             self._local.opened_readonly = not os.access(self.path, os.W_OK)
-            with self._lock:
-                self._all.append(conn)
+            self._adopt(conn)
         return conn
+
+    def _adopt(self, conn: sqlite3.Connection) -> None:
+        """Keep ``conn`` as this thread's, and close those of threads that have ended.
+
+        Threads come and go (a tenant's upload worker at each reload, deadline-runner
+        threads added under load): a connection left behind by each would keep three
+        descriptors (database, WAL, shared memory) open for the life of the worker.
+        """
+        with self._lock:
+            alive = [(t, c) for t, c in self._all if t.is_alive()]
+            ended = [c for t, c in self._all if not t.is_alive()]
+            self._all = alive + [(threading.current_thread(), conn)]
+        for old in ended:
+            old.close()  # check_same_thread=False: any thread may close it
 
     @contextmanager
     def read(self) -> Iterator[sqlite3.Connection]:
@@ -187,13 +201,12 @@ class SQLiteDatabase:
         self._local.conn = None
         if conn is not None:
             with self._lock:
-                if conn in self._all:
-                    self._all.remove(conn)
+                self._all = [(t, c) for t, c in self._all if c is not conn]
             conn.close()
 
     def close(self) -> None:
         with self._lock:
-            conns, self._all = self._all, []
+            conns, self._all = [c for _, c in self._all], []
         for conn in conns:
             try:
                 conn.close()

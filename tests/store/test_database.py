@@ -3,11 +3,13 @@ readable by name and index, a failed write leaves nothing, an unreachable store 
 StoreUnavailable."""
 from __future__ import annotations
 
+import os
 import threading
 
 import psycopg
 import pytest
 
+from app.store.database import SQLiteDatabase
 from app.store.errors import StoreUnavailable
 from tests.support.server import free_port
 
@@ -137,3 +139,40 @@ def test_pooled_connections_that_died_are_replaced_without_failing_a_request(pos
                 conn.execute("UPDATE store_meta SET value = value WHERE key = 'config_version'")
     finally:
         database.close()
+
+
+def _descriptors_on(path) -> int:
+    """This process's open descriptors on the store's files (database, WAL, shared memory)."""
+    count = 0
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            if os.readlink(f"/proc/self/fd/{fd}").startswith(str(path)):
+                count += 1
+        except OSError:
+            pass  # closed meanwhile
+    return count
+
+
+def test_connections_of_threads_that_ended_are_closed(tmp_path):
+    db = SQLiteDatabase(tmp_path / "store.sqlite3")
+    db.open()
+    try:
+        def read_once():
+            with db.read() as conn:
+                conn.execute("SELECT 1").fetchone()
+
+        for _ in range(3):  # threads that come and go: an upload worker at each reload
+            threads = [threading.Thread(target=read_once) for _ in range(20)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(30)
+        sweeper = threading.Thread(target=read_once)  # a new connection sweeps the ended ones
+        sweeper.start()
+        sweeper.join(30)
+        # Two connections remain (this thread's, the sweeper's). SQLite keeps a closed
+        # connection's database descriptor for reuse while others hold locks, so a few
+        # more stay open; without the sweep, 62 connections' (about 120 descriptors) did.
+        assert _descriptors_on(db.path) < 20
+    finally:
+        db.close()
