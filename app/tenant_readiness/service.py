@@ -40,9 +40,17 @@ class TenantReadiness:
             runner, timeout,
             failed=lambda tenant: TenantStatus(tenant, ERROR, "resolution_failed"),
             timed_out=self._timed_out, on_end=self._ended)
+        self._recorders: set[threading.Thread] = set()  # threads recording an error
+        self._recorders_lock = threading.Lock()
 
-    def close(self) -> None:
+    def close(self, timeout: float = 5.0) -> None:
+        """Stop the resolver threads, and wait (bounded) for errors still being recorded:
+        none may write to a store that is being closed."""
         self._runner.close()
+        with self._recorders_lock:
+            recorders = list(self._recorders)
+        for thread in recorders:
+            thread.join(timeout)
 
     def readyz(self, tenant: str) -> TenantStatus:
         started = self._clock()
@@ -78,7 +86,18 @@ class TenantReadiness:
             except Exception as exc:  # best effort: whatever failed the resolution may fail here
                 log.warning("tenant %s: error status not recorded: %s", tenant, exc)
 
-        threading.Thread(target=record, daemon=True, name="tenant-readiness-error").start()
+        def record_and_forget() -> None:
+            try:
+                record()
+            finally:
+                with self._recorders_lock:
+                    self._recorders.discard(threading.current_thread())
+
+        thread = threading.Thread(target=record_and_forget, daemon=True,
+                                  name="tenant-readiness-error")
+        with self._recorders_lock:
+            self._recorders.add(thread)
+        thread.start()
 
     def set_ready(self, tenant: str, ready: bool | None) -> tuple[TenantStatus, bool]:
         ensure_tenant(self._store, self._settings, tenant)

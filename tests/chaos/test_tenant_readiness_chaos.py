@@ -156,7 +156,7 @@ def test_burst_of_probes_on_a_hung_tenant_does_not_starve_other_tenants(app, cli
     configure(client, "victim", None)
     # Let the hung resolutions finish before the app (and its store) is closed.
     assert wait_until(lambda: client.get("/tenant/victim/readyz").status_code == 200, seconds=30)
-    # And the threads that record a timed-out probe's "error": close_app does not wait for
-    # them, and SQLite crashes the process when its connection is closed under one of them.
+    # And the threads that record a timed-out probe's "error" (close_app waits for them too,
+    # bounded: SQLite crashes a process whose connection is closed under one of them).
     assert wait_until(lambda: not [t for t in threading.enumerate()
                                    if t.name == "tenant-readiness-error"])
