@@ -22,7 +22,8 @@ from .metrics.fold_queue import DeadWorkerFolder
 from .metrics.multiprocess_folding import reset_directory
 from .services import services_of
 from .settings import ServerSettings, SettingsError, load_settings
-from .store import open_store
+from .store import StoreUnavailable, open_store
+from .tenants.default_tenant import register_default_tenant
 from .tenants.purge import recover as recover_purges
 
 # The master's metrics-folder thread: started in on_starting, stopped in on_exit.
@@ -44,6 +45,9 @@ def on_starting(server, multiproc_dir: str, server_settings: ServerSettings) -> 
         # Finish or undo purges a crash interrupted. No worker runs yet, so no purge is
         # in flight: every leftover is a crash's.
         recover_purges(store, settings.data_root)
+        register_default_tenant(store, settings)
+    except StoreUnavailable as exc:
+        server.log.warning("default tenant not registered at start: %s", exc)
     finally:
         store.close()
     _bind_management(server, server_settings.management_bind)

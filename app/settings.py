@@ -32,7 +32,9 @@ class Settings:
     db_path: str = "data/_system/tenants.sqlite3"
     db_url: str | None = None
     data_root: str = "data/tenants"
-    default_tenant: str = "default"
+    # Served by un-prefixed tenant routes, registered at server start (contract sec. 11);
+    # None (DEFAULT_TENANT set empty): no default tenant.
+    default_tenant: str | None = "default"
     admin_keys: tuple[str, ...] = ()
     api_keys: tuple[str, ...] = ()
     max_tenant_labels: int = 100
@@ -113,7 +115,9 @@ def _keys(name: str, raw: str) -> tuple[str, ...]:
     return tuple(k.strip() for k in raw.split(",") if k.strip())
 
 
-def _tenant_id(name: str, raw: str) -> str:
+def _tenant_id(name: str, raw: str) -> str | None:
+    if raw == "":
+        return None
     if not TENANT_ID_PATTERN.fullmatch(raw):
         raise SettingsError(name, f"must be a tenant id (a DNS label), got {raw!r}")
     return raw
@@ -167,6 +171,8 @@ _FIELDS: dict[str, tuple[str, Callable[[str, str], Any]]] = {
 }
 
 SETTING_NAMES = frozenset(_FIELDS)
+# Set but empty means "none" for these (no key, SQLite, no default tenant), not the default.
+EMPTY_MEANS_NONE = ("admin_keys", "api_keys", "db_url", "default_tenant")
 GLOBAL_LIMIT_PREFIX = "GLOBAL_LIMIT_"
 
 
@@ -203,7 +209,7 @@ def load_settings(environ: Mapping[str, str] | None = None,
     values: dict[str, Any] = {}
     for name, (attr, coerce) in _FIELDS.items():
         raw = source.get(name)
-        if raw is None or (raw == "" and attr not in ("admin_keys", "api_keys", "db_url")):
+        if raw is None or (raw == "" and attr not in EMPTY_MEANS_NONE):
             continue
         values[attr] = coerce(name, raw)
     values["global_limits"] = _global_limits(source)

@@ -148,3 +148,6 @@ class DeletedSchema(Schema):
     removed = fields.List(fields.String(), metadata={
         "description": "With purge: the tenant's directories, deleted with their contents "
                        "(those inside TENANT_DATA_ROOT that no other tenant shares)"})
+    registered_again_at_start = fields.Boolean(metadata={
+        "description": "With purge of DEFAULT_TENANT: true, it is registered again (empty) "
+                       "when the server next starts"})

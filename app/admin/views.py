@@ -111,7 +111,11 @@ class Tenant(MethodView):
         removed = purge_tenant(store, services().settings.data_root, tenant)
         if removed is None:
             raise ApiError(404, "unknown_tenant")  # purged meanwhile by another request
-        return {"tenant_id": tenant, "enabled": False, "purged": True, "removed": removed}
+        answer = {"tenant_id": tenant, "enabled": False, "purged": True, "removed": removed}
+        if tenant == services().settings.default_tenant:
+            # Contract sec. 11: it stays purged until the next server start registers it.
+            answer["registered_again_at_start"] = True
+        return answer
 
 
 @blp.route("/tenants/<tenant>/recheck")

@@ -150,3 +150,12 @@ def test_fifty_creations_over_two_hosts_admit_exactly_the_cap(tmp_path, postgres
         assert put_tenant(b, "late-b").status_code == 429
         for server in (a, b):
             wait_for_metric(server, 2 * per_host - cap + 2, "tenant_label_rejections_total")
+
+
+def test_two_hosts_starting_at_once_register_the_default_tenant_once(tmp_path, postgres_url):
+    with hosts(tmp_path, postgres_url, env={"DEFAULT_TENANT": "default"}) as (a, b):
+        for server in (a, b):
+            listed = server.request("GET", "/admin/tenants", headers=ADMIN).json()["tenants"]
+            assert [t["tenant_id"] for t in listed] == ["default"]
+            health = server.request("GET", "/health")
+            assert (health.status_code, health.json()["tenant"]) == (200, "default")

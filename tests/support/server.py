@@ -154,6 +154,9 @@ def _environment(tmp_path: Path, port: int, management_port: int, workers: int, 
         "SHUTDOWN_DRAIN_SECONDS": "0",
         # The product keeps 256 MiB free; a test machine's disk may have less to spare.
         "STORAGE_RESERVE_BYTES": str(1 << 20),
+        # A server registers its DEFAULT_TENANT at start (contract sec. 11); tests start
+        # from an empty store unless they name a default tenant themselves.
+        "DEFAULT_TENANT": "",
     })
     full_env.update(env or {})
     return full_env
