@@ -33,7 +33,7 @@ class TenantRuntimes:
         self.factory = factory
         self.registry = TenantRegistry(health_sink=self._persist_health,
                                        validator_timeout=settings.validator_timeout_seconds)
-        self._seen_version: int | None = None
+        self._seen_version: tuple[int, int] | None = None
         self._sync_lock = threading.Lock()
         self._register_lock = threading.Lock()
         self._host_cache: dict[str, str | None] = {}
@@ -75,7 +75,7 @@ class TenantRuntimes:
 
     # -- keeping in step with the store --------------------------------------------------
     def sync(self) -> None:
-        version = self.store.version()
+        version = self.store.change_token()
         if version == self._seen_version:
             return
         with self._sync_lock:

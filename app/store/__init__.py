@@ -20,6 +20,7 @@ __all__ = ["Store", "HealthRecord", "DirectoryTaken", "StoreUnavailable", "HostT
 
 
 WRITE_PROBE_SECONDS = 5.0
+VERSION_READ_SECONDS = 1.0
 
 
 class Store:
@@ -30,14 +31,30 @@ class Store:
         self._clock = clock
         self._probed_at: float | None = None
         self._write_error: str | None = None
+        self._stored_version = 0
+        self._version_read_at: float | None = None
         self.tenants = TenantStore(db)
         self.tenant_readiness = TenantReadinessStore(db)
         self.health = HealthStore(db)
         self.limits = LimitStore(db)
         self.uploads = UploadRecords(db)
 
+    def change_token(self) -> tuple[int, int]:
+        """A token that changes with every change of tenant state, asked at every tenant
+        request: with SQLite, the change hint (a memory read), and the stored version read
+        again at most every VERSION_READ_SECONDS, in case a writer died between its commit
+        and the hint's bump; with PostgreSQL, the stored version, every time."""
+        hint = getattr(self.db, "hint", None)
+        if hint is None:
+            return 0, self.version()
+        now = self._clock()
+        if self._version_read_at is None or now - self._version_read_at >= VERSION_READ_SECONDS:
+            self._stored_version = self.version()
+            self._version_read_at = now
+        return hint.read(), self._stored_version
+
     def version(self) -> int:
-        """Rises with every change to tenant state; one cheap read per request."""
+        """config_version itself: rises with every commit that changes tenant state."""
         with self.db.read() as conn:
             return conn.execute(
                 "SELECT value FROM store_meta WHERE key = 'config_version'").fetchone()[0]

@@ -14,6 +14,7 @@ from pathlib import Path
 from urllib.parse import quote
 from typing import Iterator
 
+from .change_hint import ChangeHint
 from .errors import StoreUnavailable
 from .unit_of_work import UnitsOfWork
 
@@ -21,6 +22,16 @@ BUSY_TIMEOUT_MS = 5000
 # A real change (an unchanged row may commit without touching the disk at all).
 PROBE_WRITE = ("INSERT INTO store_meta (key, value) VALUES ('write_probe', 1) "
                "ON CONFLICT (key) DO UPDATE SET value = store_meta.value + 1")
+
+
+class _StoreConnection(sqlite3.Connection):
+    """A connection that knows its database, so that a commit that moves config_version
+    can bump the change hint after it (app/store/change_hint.py)."""
+
+    database: "SQLiteDatabase"
+
+    def config_changed(self) -> None:
+        self.database.on_commit(self.database.hint.bump)
 
 
 class SQLiteDatabase:
@@ -38,6 +49,7 @@ class SQLiteDatabase:
         # Set when a write failed for a reason other than contention (read-only, disk full).
         self.write_refused = False
         self.units = UnitsOfWork()
+        self.hint: ChangeHint | None = None  # set by open()
 
     def open(self) -> None:
         """Create the file's directory and check the file opens read-write (raises OSError)."""
@@ -47,13 +59,16 @@ class SQLiteDatabase:
         if self.path.exists() and not os.access(self.path, os.W_OK):
             raise PermissionError(f"{self.path} is not writable")
         self.connection()
+        self.hint = ChangeHint(self.path.with_name(self.path.name + "-version"))
 
     def _connect(self) -> sqlite3.Connection:
         # mode=rw: never fall back silently to a read-only connection (which would then be
         # cached for this thread long after the file became writable again).
         conn = sqlite3.connect(f"file:{quote(str(self.path))}?mode=rwc", uri=True,
                                timeout=self.busy_timeout_ms / 1000,
-                               isolation_level=None, check_same_thread=False)
+                               isolation_level=None, check_same_thread=False,
+                               factory=_StoreConnection)
+        conn.database = self
         conn.row_factory = sqlite3.Row
         conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_ms)}")
         self._enable_wal(conn)
@@ -214,6 +229,8 @@ class SQLiteDatabase:
                 # A connection created in another thread that is still in use; it dies with it.
                 pass
         self._local = threading.local()
+        if self.hint is not None:
+            self.hint.close()
 
 
 def _rollback(conn: sqlite3.Connection) -> None:

@@ -50,6 +50,9 @@ class _Connection:
     def __init__(self, conn: psycopg.Connection):
         self._conn = conn
 
+    def config_changed(self) -> None:
+        """No change hint: other hosts' commits could not bump a file on this one."""
+
     def savepoint(self):
         """A nested transaction: psycopg makes it a savepoint of the open one."""
         return self._conn.transaction()

@@ -92,7 +92,9 @@ def _record(row) -> TenantRecord:
 
 
 def bump_version(conn) -> None:
+    """Inside a write: every worker follows the change at its next request."""
     conn.execute("UPDATE store_meta SET value = value + 1 WHERE key = 'config_version'")
+    conn.config_changed()
 
 
 class TenantStore:
