@@ -98,7 +98,10 @@ point = sys.argv[1]
 app = create_app()
 store = services_of(app).store
 if point == "before-commit":  # directories moved aside, the deletion not yet committed
-    store.db.on_commit = lambda action: os._exit(9)
+    keep = store.db.on_commit
+    store.db.on_commit = lambda action: (
+        os._exit(9) if isinstance(getattr(action, "__self__", None), purge.Quarantine)
+        else keep(action))
 else:  # deletion committed, directories not yet deleted
     purge.Quarantine.remove = lambda self: os._exit(9)
 with app.app_context():
