@@ -23,10 +23,13 @@ def init_request_limits(app: Flask, services) -> None:
 
     @app.before_request
     def limit_body_size():
+        environ = request.environ
+        if "HTTP_TRANSFER_ENCODING" not in environ and environ.get("CONTENT_LENGTH") in \
+                (None, "", "0"):
+            return  # no body at all (most requests): nothing to limit or buffer
         view = current_app.view_functions.get(request.endpoint or "")
         uploads = getattr(view, "accepts_uploads", False)
         limit = settings.max_upload_bytes if uploads else settings.max_json_bytes
-        environ = request.environ
         if request.content_length is None and environ.get("wsgi.input_terminated"):
             _buffer_unsized_body(environ, limit)
         if request.content_length is not None:

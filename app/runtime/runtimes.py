@@ -24,7 +24,7 @@ from .tenant_runtime import TenantRuntime
 
 log = logging.getLogger(__name__)
 
-HOST_CACHE_SIZE = 4096  # Host headers are client-controlled: bounded
+HOST_CACHE_SIZE = 4096  # Host headers and tenant ids are client-controlled: bounded
 
 
 class TenantRuntimes:
@@ -37,19 +37,37 @@ class TenantRuntimes:
         self._sync_lock = threading.Lock()
         self._register_lock = threading.Lock()
         self._host_cache: dict[str, str | None] = {}
+        # Ids asked for that the store does not have, until its next change: a 404 costs no
+        # store read (bounded like the host cache: the ids are client-controlled).
+        self._missing: set[str] = set()
 
     # -- request path ------------------------------------------------------------------
     def runtime(self, tenant: str) -> TenantRuntime:
         """The tenant's runtime; raises TenantNotFound, TenantDisabled, TenantPending or
         TenantUnavailable (answered as the contract says, app/errors.py)."""
-        self.sync()
+        token = self.sync()
+        if tenant in self._missing:
+            raise TenantNotFound(tenant)
         try:
-            self._ensure_registered(tenant)
-            return self.registry.resolve(tenant)
+            try:
+                self._ensure_registered(tenant)
+                return self.registry.resolve(tenant)
+            except TenantNotFound:
+                # Unloaded by a concurrent config change while we waited: load it afresh.
+                self._ensure_registered(tenant)
+                return self.registry.resolve(tenant)
         except TenantNotFound:
-            # Unloaded by a concurrent config change while we waited: load it afresh.
-            self._ensure_registered(tenant)
-            return self.registry.resolve(tenant)
+            self._remember_missing(tenant, token)
+            raise
+
+    def _remember_missing(self, tenant: str, token) -> None:
+        # Under the sync lock: a change seen since this request's token (the tenant may
+        # exist now) leaves it out; one seen later clears it with the rest.
+        with self._sync_lock:
+            if self._seen_version == token:
+                if len(self._missing) >= HOST_CACHE_SIZE:
+                    self._missing.clear()
+                self._missing.add(tenant)
 
     def tenant_for_host(self, host: str) -> str | None:
         """The tenant configured for a Host header, if any (cached per config version)."""
@@ -74,19 +92,22 @@ class TenantRuntimes:
         self.registry.close()
 
     # -- keeping in step with the store --------------------------------------------------
-    def sync(self) -> None:
+    def sync(self):
+        """Follow the store; returns the change token this worker's view now reflects."""
         version = self.store.change_token()
         if version == self._seen_version:
-            return
+            return version
         with self._sync_lock:
             if version == self._seen_version:
-                return
+                return version
             self._host_cache.clear()
+            self._missing.clear()
             loaded = self.registry.tenant_ids()
             states = self.store.tenants.states(loaded)  # one read for every loaded tenant
             for tenant in loaded:
                 self._refresh(tenant, states.get(tenant))
             self._seen_version = version
+        return version
 
     def _refresh(self, tenant: str, state) -> None:
         if state is None or not state.enabled or \

@@ -3,7 +3,9 @@ from __future__ import annotations
 
 from http import HTTPStatus
 
-from flask import jsonify, request, url_for
+import json
+
+from flask import current_app, jsonify, request, url_for
 from marshmallow import Schema, fields
 
 from ..openapi import Blueprint
@@ -50,7 +52,10 @@ class UploadSchema(Schema):
 def health():
     """The tenant's runtime answers."""
     context = current_tenant("tenant.health")
-    return {"status": "ok", "tenant": context.tenant, "workspace": context.workspace}
+    # Built here, not dumped through the schema: the hottest tenant route of all.
+    body = json.dumps({"status": "ok", "tenant": context.tenant,
+                       "workspace": context.workspace}, separators=(",", ":"))
+    return current_app.response_class(body + "\n", mimetype="application/json")
 
 
 @blp.route("/exams")
