@@ -1,6 +1,11 @@
-"""API keys: compared in constant time against every configured key; never logged."""
+"""API keys: compared in constant time against every configured key; never logged.
+
+The audit log names a key by ``key:`` and the first 8 hex digits of its SHA-256: enough
+to tell rotated keys apart, too little to recover or try a key with.
+"""
 from __future__ import annotations
 
+import hashlib
 import hmac
 
 from flask import request
@@ -34,3 +39,14 @@ def require_key(header: str, accepted: tuple[str, ...]) -> None:
     presented = request.headers.get(header)
     if not key_matches(None if presented is None else presented.strip(" \t"), accepted):
         raise ApiError(401, "unauthorized")
+
+
+def key_actor(key: str) -> str:
+    """The audit actor of ``key``: its fingerprint, never the key."""
+    digest = hashlib.sha256(key.encode("utf-8", "surrogateescape")).hexdigest()
+    return f"key:{digest[:8]}"
+
+
+def request_actor(header: str) -> str:
+    """The audit actor of this request, once ``require_key(header, ...)`` accepted it."""
+    return key_actor(request.headers.get(header, "").strip(" \t"))

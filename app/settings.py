@@ -58,6 +58,8 @@ class Settings:
     tenant_upload_quota_count: int = 10_000
     storage_reserve_bytes: int = 256 << 20
     upload_retention_days: int = 0
+    # Audit entries are kept this many days (contract sec. 15); 0 keeps them for ever.
+    audit_retention_days: int = 90
 
     @property
     def tenant_thread_share(self) -> int:
@@ -71,7 +73,7 @@ def _text(name: str, raw: str) -> str:
     return raw.strip()
 
 
-def _int(minimum: int) -> Callable[[str, str], int]:
+def _int(minimum: int, maximum: int | None = None) -> Callable[[str, str], int]:
     def coerce(name: str, raw: str) -> int:
         try:
             value = int(raw.strip())
@@ -79,6 +81,8 @@ def _int(minimum: int) -> Callable[[str, str], int]:
             raise SettingsError(name, f"must be an integer, got {raw!r}") from None
         if value < minimum:
             raise SettingsError(name, f"must be at least {minimum}, got {value}")
+        if maximum is not None and value > maximum:
+            raise SettingsError(name, f"must be at most {maximum}, got {value}")
         return value
     return coerce
 
@@ -168,6 +172,8 @@ _FIELDS: dict[str, tuple[str, Callable[[str, str], Any]]] = {
     "TENANT_UPLOAD_QUOTA_COUNT": ("tenant_upload_quota_count", _int(0)),
     "STORAGE_RESERVE_BYTES": ("storage_reserve_bytes", _int(0)),
     "UPLOAD_RETENTION_DAYS": ("upload_retention_days", _int(0)),
+    # At most a century: a date that far back is still a date.
+    "AUDIT_RETENTION_DAYS": ("audit_retention_days", _int(0, 36500)),
 }
 
 SETTING_NAMES = frozenset(_FIELDS)

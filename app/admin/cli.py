@@ -11,9 +11,10 @@ from marshmallow import ValidationError
 from ..errors import ApiError, api_error_for
 from ..services import services
 from ..store import StoreUnavailable
+from ..store.audit import CLI_ACTOR
 from ..tenants.ids import check_tenant_id
 from ..tenants.purge import PurgeFailed, purge_tenant
-from ..tenants.registration import put_tenant
+from ..tenants.registration import disable_tenant, put_tenant
 from .schemas import TenantPutSchema
 from .table import print_tenant_table
 
@@ -97,7 +98,8 @@ def put(tenant, data_dir, uploads_dir, enabled, hosts, limits, quota, extra):
     except ValidationError as exc:
         _fail(f"invalid options: {json.dumps(exc.messages, sort_keys=True)}")
     settings = services().settings
-    record, created = _run(lambda: put_tenant(services().store, settings, tenant, body))
+    record, created = _run(lambda: put_tenant(services().store, settings, tenant, body,
+                                              CLI_ACTOR))
     click.echo(f"{'created' if created else 'updated'} tenant {tenant}")
     click.echo(json.dumps(record.as_dict(), indent=2, sort_keys=True))
 
@@ -107,7 +109,7 @@ def put(tenant, data_dir, uploads_dir, enabled, hosts, limits, quota, extra):
 def disable(tenant):
     """Disable a tenant (its record and label stay)."""
     tenant = _tenant_arg(tenant)
-    if _run(lambda: services().store.tenants.disable(tenant)) is None:
+    if _run(lambda: disable_tenant(services().store, tenant, CLI_ACTOR)) is None:
         _fail(f"unknown tenant {tenant}")
     click.echo(f"disabled tenant {tenant}")
 
@@ -121,7 +123,7 @@ def purge(tenant, yes):
     if not yes and not click.confirm(f"Purge tenant {tenant}?", default=False):
         _fail("not confirmed; nothing changed")
     root = services().settings.data_root
-    if _run(lambda: purge_tenant(services().store, root, tenant)) is None:
+    if _run(lambda: purge_tenant(services().store, root, tenant, CLI_ACTOR)) is None:
         _fail(f"unknown tenant {tenant}")
     click.echo(f"purged tenant {tenant}")
 

@@ -10,6 +10,7 @@ from ..services import services
 from ..limits.names import RESERVED_NAMES
 from ..settings import DEFAULT_TENANT_LIMITS
 from ..tenants.hosts import normalize_host
+from ..tenants.ids import is_valid_id
 
 LIMIT_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 MAX_LIMIT = 10_000  # permits of one named limit (contract sec. 17)
@@ -30,6 +31,17 @@ class HostName(fields.String):
         if host is None:
             raise ValidationError("Not a valid host name.")
         return host
+
+
+class WorkspaceId(fields.String):
+    def _deserialize(self, value, attr, data, **kwargs):
+        workspace = super()._deserialize(value, attr, data, **kwargs)
+        if not is_valid_id(workspace):
+            raise ValidationError("Not a valid workspace id (a DNS label).")
+        return workspace
+
+
+MAX_WORKSPACES = 32  # declared workspaces per tenant: label values stay bounded
 
 
 class FreeJson(fields.Dict):
@@ -102,11 +114,22 @@ class TenantPutSchema(Schema):
     limits = NamedLimits(load_default=dict)
     extra = FreeJson(load_default=dict)
     quota = fields.Nested(QuotaSchema(), load_default=dict)
+    workspaces = fields.List(
+        WorkspaceId(), validate=validate.Length(min=1, max=MAX_WORKSPACES), allow_none=True,
+        load_default=None, metadata={"description": (
+            "The X-Workspace values this tenant accepts (404 unknown_workspace for others; "
+            "a request without the header is workspace main). Omitted or null: any valid "
+            "workspace id")})
 
     @validates("hosts")
     def unique_hosts(self, hosts, **kwargs):
         if len(set(hosts)) != len(hosts):
             raise ValidationError("Hosts must be unique.")
+
+    @validates("workspaces")
+    def unique_workspaces(self, workspaces, **kwargs):
+        if workspaces is not None and len(set(workspaces)) != len(workspaces):
+            raise ValidationError("Workspaces must be unique.")
 
 
 class HealthSchema(Schema):
@@ -124,6 +147,7 @@ class TenantSchema(Schema):
     limits = fields.Dict(keys=fields.String(), values=fields.Integer())
     extra = fields.Dict()
     quota = fields.Dict(keys=fields.String(), values=fields.Integer())
+    workspaces = fields.List(fields.String(), allow_none=True)
     created_at = fields.String()
     updated_at = fields.String()
     health = fields.Nested(HealthSchema)

@@ -5,12 +5,12 @@ from flask import request
 from flask.views import MethodView
 
 from ..openapi import Blueprint
-from ..api_keys import require_key
+from ..api_keys import request_actor, require_key
 from ..errors import ApiError
 from ..services import services
 from ..tenants.ids import check_tenant_id
 from ..tenants.purge import purge_tenant
-from ..tenants.registration import put_tenant
+from ..tenants.registration import disable_tenant, put_tenant
 from .schemas import DeleteQuerySchema, DeletedSchema, TenantListSchema, TenantPutSchema, \
     TenantSchema
 from .transaction import in_one_transaction
@@ -20,11 +20,12 @@ blp = Blueprint("admin", __name__, url_prefix="/admin",
 
 # Every admin operation needs the AdminKey scheme (declared in app/openapi.py).
 ADMIN_KEY = [{"AdminKey": []}]
+ADMIN_HEADER = "X-Admin-Key"
 
 
 @blp.before_request
 def authenticate():
-    require_key("X-Admin-Key", services().settings.admin_keys)
+    require_key(ADMIN_HEADER, services().settings.admin_keys)
 
 
 @blp.before_request
@@ -91,7 +92,8 @@ class Tenant(MethodView):
     @blp.doc(security=ADMIN_KEY)
     def put(self, body, tenant):
         """Create (201) or replace (200) a tenant; omitted fields take their defaults."""
-        record, created = put_tenant(services().store, services().settings, tenant, body)
+        record, created = put_tenant(services().store, services().settings, tenant, body,
+                                     request_actor(ADMIN_HEADER))
         return _view(record), 201 if created else 200
 
     @blp.arguments(DeleteQuerySchema(), location="query", error_status_code=400)
@@ -103,12 +105,12 @@ class Tenant(MethodView):
     def delete(self, query, tenant):
         """Disable and unload a tenant; ``?purge=1`` also removes its record (freeing its
         label) and its directories, answering which were removed."""
-        store = services().store
+        store, actor = services().store, request_actor(ADMIN_HEADER)
         _get_or_404(tenant)
         if not query["purge"]:
-            store.tenants.disable(tenant)
+            disable_tenant(store, tenant, actor)
             return {"tenant_id": tenant, "enabled": False, "purged": False}
-        removed = purge_tenant(store, services().settings.data_root, tenant)
+        removed = purge_tenant(store, services().settings.data_root, tenant, actor)
         if removed is None:
             raise ApiError(404, "unknown_tenant")  # purged meanwhile by another request
         answer = {"tenant_id": tenant, "enabled": False, "purged": True, "removed": removed}
@@ -127,5 +129,5 @@ class Recheck(MethodView):
     def post(self, tenant):
         """Run the tenant's validator now and answer the tenant with its new health."""
         _get_or_404(tenant)
-        services().tenants.recheck(tenant)
+        services().tenants.recheck(tenant, request_actor(ADMIN_HEADER))
         return _view(_get_or_404(tenant))

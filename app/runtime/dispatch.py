@@ -9,6 +9,7 @@ from __future__ import annotations
 import flask_smorest
 from flask import Blueprint, Flask, g, request
 
+from ..errors import ApiError
 from ..limits.names import THREAD_SHARE_LIMIT
 from ..openapi import api_of
 from ..services import services
@@ -35,6 +36,11 @@ def _enter_tenant():
     workspace = check_workspace_id(request.headers.get("X-Workspace", "main"))
     _take_thread_share(found, tenant)
     g.tenant_runtime = found.tenants.runtime(tenant)
+    # The runtime's record is the store's current one (rebuilt when it changes): the
+    # declared workspaces cost no lookup of their own.
+    declared = g.tenant_runtime.record.workspaces
+    if declared is not None and workspace not in declared:
+        raise ApiError(404, "unknown_workspace")
     push_request_context(TenantContext(tenant, workspace))
 
 

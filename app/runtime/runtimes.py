@@ -37,6 +37,8 @@ class TenantRuntimes:
         self._sync_lock = threading.Lock()
         self._register_lock = threading.Lock()
         self._host_cache: dict[str, str | None] = {}
+        # The audit actor of the recheck running on this thread, if any (see recheck).
+        self._rechecking = threading.local()
         # Ids asked for that the store does not have, until its next change: a 404 costs no
         # store read (bounded like the host cache: the ids are client-controlled).
         self._missing: set[str] = set()
@@ -81,11 +83,23 @@ class TenantRuntimes:
             self._host_cache[normal] = self.store.tenants.tenant_for_host(normal)
         return self._host_cache[normal]
 
-    def recheck(self, tenant: str) -> HealthRecord | None:
-        """Run the validator now (admin recheck); returns the stored health record."""
+    def recheck(self, tenant: str, actor: str) -> HealthRecord | None:
+        """Run the validator now (admin recheck); returns the stored health record.
+
+        Its audit entry is written with the health it decides, in one transaction: the
+        registry persists that health on this thread, under the tenant's lock, once per
+        recheck (``_persist_health``). A recheck that persisted nothing (the tenant was
+        unloaded meanwhile) is recorded on its own.
+        """
         self.sync()
         self._ensure_registered(tenant, for_recheck=True)
-        self.registry.recheck(tenant)
+        self._rechecking.pending = (tenant, actor)
+        try:
+            self.registry.recheck(tenant)
+        finally:
+            unrecorded = self._rechecking.__dict__.pop("pending", None)
+        if unrecorded is not None:
+            self.store.audit.record("recheck", tenant, [], actor)
         return self.store.health.get(tenant)
 
     def close(self) -> None:
@@ -143,4 +157,14 @@ class TenantRuntimes:
             reason=record.health_reason, version=record.updated_at)
 
     def _persist_health(self, tenant: str, state: str, reason: str | None) -> None:
-        self.store.health.set(tenant, state, reason)
+        pending = getattr(self._rechecking, "pending", None)
+        if pending is None or pending[0] != tenant:
+            self.store.health.set(tenant, state, reason)
+            return
+        with self.store.db.write():
+            before = self.store.health.get(tenant)
+            self.store.health.set(tenant, state, reason)
+            changed = before is not None and (before.state, before.reason) != (state, reason)
+            self.store.audit.record("recheck", tenant, ["health"] if changed else [],
+                                    pending[1])
+        del self._rechecking.pending

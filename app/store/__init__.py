@@ -5,6 +5,7 @@ import sqlite3
 import time
 
 from ..settings import Settings, SettingsError
+from .audit import AuditEntry, AuditLog
 from .database import SQLiteDatabase
 from .errors import StoreUnavailable
 from .health import HealthRecord, HealthStore
@@ -14,8 +15,9 @@ from .tenant_readiness import TenantReadinessStore
 from .tenants import DirectoryTaken, HostTaken, LabelCapReached, TenantRecord, TenantStore
 from .uploads import QuotaExceeded, UploadRecord, UploadRecords
 
-__all__ = ["Store", "HealthRecord", "DirectoryTaken", "StoreUnavailable", "HostTaken",
-           "LabelCapReached", "QuotaExceeded", "TenantRecord", "TenantStore", "UploadRecord",
+__all__ = ["Store", "AuditEntry", "AuditLog", "HealthRecord", "DirectoryTaken",
+           "StoreUnavailable", "HostTaken", "LabelCapReached", "QuotaExceeded", "TenantRecord",
+           "TenantStore", "UploadRecord",
            "UploadRecords", "open_store"]
 
 
@@ -26,7 +28,7 @@ VERSION_READ_SECONDS = 1.0
 class Store:
     """The store's parts, opened together."""
 
-    def __init__(self, db: SQLiteDatabase, clock=time.monotonic):
+    def __init__(self, db: SQLiteDatabase, clock=time.monotonic, audit_retention_days: int = 90):
         self.db = db
         self._clock = clock
         self._probed_at: float | None = None
@@ -39,6 +41,7 @@ class Store:
         self.health = HealthStore(db)
         self.limits = LimitStore(db)
         self.uploads = UploadRecords(db)
+        self.audit = AuditLog(db, audit_retention_days)
 
     def change_token(self) -> tuple[int, int]:
         """A token that changes with every change of tenant state, asked at every tenant
@@ -115,4 +118,4 @@ def open_store(settings: Settings) -> Store:
         # RuntimeError/ValueError: a store newer than this code, or a broken migration file.
         db.close()
         raise SettingsError(name, f"cannot open {where}: {exc}") from exc
-    return Store(db)
+    return Store(db, audit_retention_days=settings.audit_retention_days)

@@ -58,6 +58,8 @@ class TenantRecord:
     limits: dict[str, int] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
     quota: dict[str, int] = field(default_factory=dict)
+    # None: any valid workspace id; a list: only those (contract sec. 15).
+    workspaces: list[str] | None = None
     created_at: str = ""
     updated_at: str = ""
     health: str = "pending"
@@ -71,13 +73,24 @@ class TenantRecord:
                           "last_checked_at": data.pop("health_checked_at")}
         return data
 
+    def changed_fields(self, other: "TenantRecord") -> list[str]:
+        """The config fields whose values differ between the two (the audit's "fields")."""
+        mine, theirs = asdict(self), asdict(other)
+        return sorted(name for name in mine
+                      if name not in NOT_CONFIG and mine[name] != theirs[name])
+
+
+# Record fields that are not the tenant's configuration: identity, timestamps, health.
+NOT_CONFIG = frozenset({"tenant_id", "created_at", "updated_at", "health", "health_reason",
+                        "health_checked_at"})
+
 
 def utc_now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 _COLUMNS = ("tenant_id, data_dir, uploads_dir, enabled, hosts_json, limits_json, extra_json, "
-            "quota_json, created_at, updated_at")
+            "quota_json, workspaces_json, created_at, updated_at")
 _READ_COLUMNS = _COLUMNS + ", health, health_reason, health_checked_at"
 
 
@@ -86,9 +99,14 @@ def _record(row) -> TenantRecord:
         tenant_id=row["tenant_id"], data_dir=row["data_dir"], uploads_dir=row["uploads_dir"],
         enabled=bool(row["enabled"]), hosts=json.loads(row["hosts_json"]),
         limits=json.loads(row["limits_json"]), extra=json.loads(row["extra_json"]),
-        quota=json.loads(row["quota_json"]), created_at=row["created_at"],
+        quota=json.loads(row["quota_json"]), workspaces=_workspaces(row["workspaces_json"]),
+        created_at=row["created_at"],
         updated_at=row["updated_at"], health=row["health"],
         health_reason=row["health_reason"], health_checked_at=row["health_checked_at"])
+
+
+def _workspaces(text: str | None) -> list[str] | None:
+    return None if text is None else json.loads(text)
 
 
 def bump_version(conn) -> None:
@@ -162,18 +180,21 @@ class TenantStore:
             self._check_directories(conn, record)
             created_at = existing["created_at"] if existing else now
             conn.execute(
-                f"INSERT INTO tenants ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                f"INSERT INTO tenants ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT (tenant_id) DO UPDATE SET data_dir = excluded.data_dir, "
                 "uploads_dir = excluded.uploads_dir, enabled = excluded.enabled, "
                 "hosts_json = excluded.hosts_json, limits_json = excluded.limits_json, "
                 "extra_json = excluded.extra_json, quota_json = excluded.quota_json, "
+                "workspaces_json = excluded.workspaces_json, "
                 "updated_at = excluded.updated_at, "
                 # Re-registration: the new config is validated afresh.
                 "health = 'pending', health_reason = NULL",
                 (record.tenant_id, record.data_dir, record.uploads_dir, int(record.enabled),
                  json.dumps(record.hosts), json.dumps(record.limits, sort_keys=True),
                  json.dumps(record.extra, sort_keys=True),
-                 json.dumps(record.quota, sort_keys=True), created_at, now))
+                 json.dumps(record.quota, sort_keys=True),
+                 None if record.workspaces is None else json.dumps(record.workspaces),
+                 created_at, now))
             conn.execute("DELETE FROM tenant_hosts WHERE tenant_id = ?", (record.tenant_id,))
             conn.executemany("INSERT INTO tenant_hosts (host, tenant_id) VALUES (?, ?)",
                              [(h, record.tenant_id) for h in record.hosts])
@@ -194,9 +215,9 @@ class TenantStore:
                 self._admit(conn, max_labels)
                 self._check_directories(conn, record)
                 conn.execute(
-                    f"INSERT INTO tenants ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    f"INSERT INTO tenants ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (record.tenant_id, record.data_dir, record.uploads_dir, int(record.enabled),
-                     "[]", "{}", "{}", "{}", now, now))
+                     "[]", "{}", "{}", "{}", None, now, now))
                 bump_version(conn)
                 created = True
             else:

@@ -99,17 +99,21 @@ class TenantReadiness:
             self._recorders.add(thread)
         thread.start()
 
-    def set_ready(self, tenant: str, ready: bool | None) -> tuple[TenantStatus, bool]:
+    def set_ready(self, tenant: str, ready: bool | None,
+                  actor: str) -> tuple[TenantStatus, bool]:
         # Registered first, on its own: a refusal by the label cap is counted even though
         # the request fails.
-        ensure_tenant(self._store, self._settings, tenant)
-        # Then one transaction (one commit) for both observations and the override.
+        ensure_tenant(self._store, self._settings, tenant, actor)
+        # Then one transaction (one commit) for both observations, the override and its
+        # audit entry.
         with self._store.db.write():
             # Record the status before the change, so the change itself counts as a
             # transition. A tenant whose resolution fails can still be given an override
             # (its answer: error).
             self._resolve_guarded(tenant)
             changed = self._store.tenant_readiness.set_override(tenant, ready)
+            if changed:
+                self._store.audit.record("readiness_override", tenant, ["ready"], actor)
             return self._resolve_guarded(tenant)[0], changed
 
     def current(self, rows) -> list[TenantStatus]:

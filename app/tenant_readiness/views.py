@@ -4,10 +4,12 @@ from __future__ import annotations
 from flask import jsonify, request
 
 from ..openapi import Blueprint
-from ..api_keys import require_key
+from ..api_keys import request_actor, require_key
 from ..services import services
 from ..tenants.ids import check_tenant_id
 from .schemas import SetReadyResultSchema, SetReadySchema, TenantStatusSchema
+
+API_HEADER = "X-API-Key"
 
 blp = Blueprint("tenant_readiness", __name__, url_prefix="/tenant",
                 description="Per-tenant readiness, isolated from global readiness")
@@ -45,11 +47,11 @@ def readyz(tenant):
 @blp.doc(security=[{"ApiKey": []}])
 def set_ready(body, tenant):
     """Set or clear this tenant's readiness override (header X-API-Key)."""
-    status, changed = _service().set_ready(tenant, body["ready"])
+    status, changed = _service().set_ready(tenant, body["ready"], request_actor(API_HEADER))
     return {"tenant": tenant, "status": status.status, "changed": changed}
 
 
 @blp.before_request
 def authenticate_writes():
     if request.method == "POST":
-        require_key("X-API-Key", services().settings.api_keys)
+        require_key(API_HEADER, services().settings.api_keys)

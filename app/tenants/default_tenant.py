@@ -13,6 +13,7 @@ import logging
 
 from ..settings import Settings
 from ..store import LabelCapReached, Store
+from ..store.audit import SERVER_ACTOR
 from .registration import ensure_tenant
 
 log = logging.getLogger(__name__)
@@ -24,7 +25,7 @@ def register_default_tenant(store: Store, settings: Settings) -> bool:
     if settings.default_tenant is None:
         return False
     try:
-        _, created = ensure_tenant(store, settings, settings.default_tenant)
+        _, created = ensure_tenant(store, settings, settings.default_tenant, SERVER_ACTOR)
     except LabelCapReached:
         log.warning("default tenant %s not registered: the label cap of %d is reached",
                     settings.default_tenant, settings.max_tenant_labels)

@@ -76,7 +76,7 @@ class Quarantine:
                 pass  # not empty (it holds someone else's), or gone already: it stays
 
 
-def purge_tenant(store: Store, root: str, tenant_id: str) -> list[str] | None:
+def purge_tenant(store: Store, root: str, tenant_id: str, actor: str) -> list[str] | None:
     """Delete the tenant's record and its own directories; the directories removed, or
     None when there is no such tenant. Raises PurgeFailed, having changed nothing, when
     a directory cannot be moved aside."""
@@ -89,6 +89,7 @@ def purge_tenant(store: Store, root: str, tenant_id: str) -> list[str] | None:
         # directory is touched. (A write-protected SQLite file is opened read-only, and
         # then BEGIN IMMEDIATE excludes nobody: only a write tells.)
         store.tenants.purge(tenant_id)
+        store.audit.record("purge", tenant_id, [], actor)
         quarantine = _move_aside(data_root(root), record, others)
         store.db.on_rollback(quarantine.restore)
         store.db.on_commit(quarantine.remove)

@@ -1,7 +1,8 @@
-"""Creating and changing tenants: one path for the admin API, set_ready and the CLI.
+"""Creating and changing tenants: one path for the admin API, set_ready, the CLI and apply.
 
 Every creation goes through the store's atomic cap; every refusal by the cap is
-counted in ``tenant_label_rejections_total``, wherever it came from.
+counted in ``tenant_label_rejections_total``, wherever it came from. Every change is
+written to the audit log in the transaction that makes it, with the actor that asked.
 """
 from __future__ import annotations
 
@@ -27,30 +28,62 @@ def build_record(settings: Settings, tenant_id: str, body: Mapping[str, Any]) ->
         tenant_id=tenant_id, data_dir=str(data_dir), uploads_dir=str(uploads_dir),
         enabled=body.get("enabled", True), hosts=list(body.get("hosts", [])),
         limits=dict(body.get("limits", {})), extra=dict(body.get("extra", {})),
-        quota=dict(body.get("quota", {})))
+        quota=dict(body.get("quota", {})),
+        workspaces=None if body.get("workspaces") is None else list(body["workspaces"]))
 
 
-def put_tenant(store: Store, settings: Settings, tenant_id: str,
-               body: Mapping[str, Any]) -> tuple[TenantRecord, bool]:
+def put_tenant(store: Store, settings: Settings, tenant_id: str, body: Mapping[str, Any],
+               actor: str) -> tuple[TenantRecord, bool]:
     """Create or replace a tenant; returns (record, created)."""
-    record = build_record(settings, tenant_id, body)
-    with _store_refusals(store):
-        stored, created = store.tenants.upsert(record, settings.max_tenant_labels)
-    make_directories(stored)
+    stored, created, _ = put_record(store, settings, build_record(settings, tenant_id, body),
+                                    actor)
     return stored, created
 
 
-def ensure_tenant(store: Store, settings: Settings, tenant_id: str) -> tuple[TenantRecord, bool]:
+def put_record(store: Store, settings: Settings, record: TenantRecord,
+               actor: str) -> tuple[TenantRecord, bool, list[str]]:
+    """Store a complete record; returns (stored, created, the config fields it changed).
+
+    A creation lists the fields that differ from a tenant registered with defaults."""
+    with _store_refusals(store):
+        with store.db.write():
+            before = store.tenants.get(record.tenant_id)
+            stored, created = store.tenants.upsert(record, settings.max_tenant_labels)
+            baseline = before or build_record(settings, record.tenant_id, {})
+            fields = baseline.changed_fields(stored)
+            store.audit.record("create" if created else "update", record.tenant_id, fields,
+                               actor)
+    make_directories(stored)
+    return stored, created, fields
+
+
+def ensure_tenant(store: Store, settings: Settings, tenant_id: str,
+                  actor: str) -> tuple[TenantRecord, bool]:
     """Register ``tenant_id`` with defaults if it is new (subject to the cap)."""
     existing = store.tenants.get(tenant_id)
     if existing is not None:
         return existing, False
     record = build_record(settings, tenant_id, {})
     with _store_refusals(store):
-        stored, created = store.tenants.ensure(record, settings.max_tenant_labels)
+        with store.db.write():
+            stored, created = store.tenants.ensure(record, settings.max_tenant_labels)
+            if created:
+                store.audit.record("create", tenant_id, [], actor)
     if created:
         make_directories(stored)
     return stored, created
+
+
+def disable_tenant(store: Store, tenant_id: str, actor: str) -> TenantRecord | None:
+    """Disable a tenant (its record and label stay); None when there is no such tenant."""
+    with store.db.write():
+        before = store.tenants.get(tenant_id)
+        if before is None:
+            return None
+        disabled = store.tenants.disable(tenant_id)
+        assert disabled is not None  # inside the write lock: nobody purged it meanwhile
+        store.audit.record("disable", tenant_id, before.changed_fields(disabled), actor)
+    return disabled
 
 
 def make_directories(record: TenantRecord) -> None:

@@ -105,7 +105,7 @@ if point == "before-commit":  # directories moved aside, the deletion not yet co
 else:  # deletion committed, directories not yet deleted
     purge.Quarantine.remove = lambda self: os._exit(9)
 with app.app_context():
-    purge.purge_tenant(store, services_of(app).settings.data_root, "crashy")
+    purge.purge_tenant(store, services_of(app).settings.data_root, "crashy", "cli")
 """
 
 

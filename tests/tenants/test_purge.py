@@ -74,7 +74,7 @@ def test_a_purge_that_did_not_commit_is_undone_at_the_next_start(client, store, 
         crashed.setattr(purge.Quarantine, "restore", lambda self: None)
         crashed.setattr(store.db, "on_commit", crash)
         with pytest.raises(RuntimeError, match="died"):
-            purge.purge_tenant(store, str(root), "acme")
+            purge.purge_tenant(store, str(root), "acme", "cli")
     assert len(quarantined(root)) == 1 and not (root / "acme" / "data").exists()
 
     with caplog.at_level(logging.WARNING, logger="app.tenants.purge"):
