@@ -70,8 +70,8 @@ class AuditLog:
     def entries(self, tenant_id: str | None = None, limit: int = 100,
                 before: int | None = None) -> list[AuditEntry]:
         """Newest first: at most ``limit`` entries (of one tenant), with ids below ``before``."""
-        if not 1 <= limit <= MAX_PAGE:
-            raise ValueError(f"limit must be 1 to {MAX_PAGE}")
+        if not 1 <= limit <= MAX_PAGE + 1:  # one more than a page: is there a next one?
+            raise ValueError(f"limit must be 1 to {MAX_PAGE + 1}")
         sql = "SELECT entry_id, at, action, tenant_id, fields_json, actor FROM audit_log " \
               "WHERE at >= ?"
         params: list = [self._cutoff(self._clock()) if self._days else ""]

@@ -45,7 +45,7 @@ def put_record(store: Store, settings: Settings, record: TenantRecord,
     """Store a complete record; returns (stored, created, the config fields it changed).
 
     A creation lists the fields that differ from a tenant registered with defaults."""
-    with _store_refusals(store):
+    with store_refusals(store):
         with store.db.write():
             before = store.tenants.get(record.tenant_id)
             stored, created = store.tenants.upsert(record, settings.max_tenant_labels)
@@ -64,7 +64,7 @@ def ensure_tenant(store: Store, settings: Settings, tenant_id: str,
     if existing is not None:
         return existing, False
     record = build_record(settings, tenant_id, {})
-    with _store_refusals(store):
+    with store_refusals(store):
         with store.db.write():
             stored, created = store.tenants.ensure(record, settings.max_tenant_labels)
             if created:
@@ -97,7 +97,7 @@ def make_directories(record: TenantRecord) -> None:
 
 
 @contextmanager
-def _store_refusals(store: Store) -> Iterator[None]:
+def store_refusals(store: Store) -> Iterator[None]:
     """Every refusal by the label cap is counted (tenant_label_rejections_total), wherever
     the creation came from; the refusal itself goes on to be answered (app/errors.py)."""
     try:
