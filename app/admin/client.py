@@ -10,9 +10,11 @@ import sys
 import urllib.error
 import urllib.parse
 import urllib.request
+from pathlib import Path
 
 import click
 
+from ..declarative.folders import locate, read_tree
 from .table import print_tenant_table
 
 
@@ -153,3 +155,67 @@ def recheck(ctx, tenant):
     status, body = _call(ctx, "POST", _tenant_path(tenant, "/recheck"))
     _done(status, body)
     click.echo(json.dumps(body.get("health", body), indent=2, sort_keys=True))
+
+
+@main.command()
+@click.argument("directory", type=click.Path(file_okay=False))
+@click.option("--dry-run", is_flag=True, help="Print what would change; write nothing")
+@click.option("--prune", is_flag=True,
+              help="Also disable (never purge) stored tenants that have no folder")
+@click.pass_context
+def apply(ctx, directory, dry_run, prune):
+    """Make the server's tenants match a folder (POST /admin/apply): DIR/<tenant>/tenant.yaml,
+    and optionally routing.yaml and budgets.yaml."""
+    bodies, problems = read_tree(Path(directory))
+    _problems_or_pass(directory, problems)
+    click.echo(f"sending {len(bodies)} tenant folders from {directory}", err=True)
+    status, body = _call(ctx, "POST", "/admin/apply",
+                         {"tenants": bodies, "prune": prune, "dry_run": dry_run})
+    if status == 400 and body.get("error") == "invalid_tenants":
+        _problems_or_pass(directory, [locate(p.get("tenant"), p.get("field"),
+                                             p.get("message", "")) for p in body["problems"]])
+    _done(status, body)
+    counts: dict[str, int] = {}
+    for step in body["steps"]:
+        click.echo(_step_line(step))
+        counts[step["outcome"]] = counts.get(step["outcome"], 0) + 1
+    parts = ", ".join(f"{n} {outcome}" for outcome, n in sorted(counts.items()))
+    click.echo(f"{len(body['steps'])} tenants: {parts or 'nothing to do'}"
+               + ("; dry run, nothing written" if dry_run else ""), err=True)
+    if not body["complete"]:
+        sys.exit(1)
+
+
+def _step_line(step: dict) -> str:
+    tenant, outcome = step["tenant"], step["outcome"]
+    if outcome == "updated":
+        return f"{tenant}: updated: {', '.join(step['fields'])}"
+    if outcome == "disabled":
+        return f"{tenant}: disabled (no folder)"
+    if outcome in ("over_cap", "failed"):
+        verb = "not created" if outcome == "over_cap" else "not applied"
+        return f"{tenant}: {verb}: {step.get('detail', outcome)}"
+    return f"{tenant}: {outcome}"
+
+
+def _problems_or_pass(directory: str, problems) -> None:
+    if problems:
+        for problem in problems:
+            click.echo(problem.line(directory), err=True)
+        click.echo(f"{len(problems)} problem(s) in {directory}; nothing written", err=True)
+        sys.exit(1)
+
+
+@main.command()
+@click.option("--tenant", help="Only this tenant's entries")
+@click.option("--limit", type=click.IntRange(1, 1000), default=100, show_default=True)
+@click.pass_context
+def audit(ctx, tenant, limit):
+    """Show who changed which tenant, newest first (GET /admin/audit)."""
+    query = {"limit": limit, **({"tenant": tenant} if tenant else {})}
+    status, body = _call(ctx, "GET", "/admin/audit?" + urllib.parse.urlencode(query))
+    _done(status, body)
+    for entry in body["entries"]:
+        changed = ", ".join(entry["fields"]) or "-"
+        click.echo(f"{entry['at']}  {entry['actor']:<12}  {entry['action']:<18}  "
+                   f"{entry['tenant']}  {changed}")
