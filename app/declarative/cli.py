@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import click
+from flask.cli import with_appcontext
 
 from ..services import services
 from ..store import StoreUnavailable
@@ -44,6 +45,7 @@ def report_problems_or_pass(directory: str, problems: list[Problem]) -> None:
 
 
 @click.command("apply")
+@with_appcontext
 @click.argument("directory", type=click.Path(file_okay=False))
 @click.option("--dry-run", is_flag=True, help="Print what would change; write nothing")
 @click.option("--prune", is_flag=True,
