@@ -1,7 +1,10 @@
 """Tenant folders applied to a store, on both backends (SQLite and PostgreSQL)."""
 from __future__ import annotations
 
+import hashlib
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 import yaml
@@ -9,25 +12,39 @@ import yaml
 from app import close_app, create_app
 from app.services import services_of
 
-ADMIN_KEY = "apply-admin-key-3d9f01"
+ADMIN_KEYS = ("apply-admin-key-3d9f01", "apply-admin-key-b7c245")  # rotation: both valid
+ADMIN_KEY = ADMIN_KEYS[0]
+API_KEY = "apply-api-key-55e0aa"
+ADMIN = {"X-Admin-Key": ADMIN_KEY}
 CAP = 5
+BACKENDS = ["sqlite", "postgres"]
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def app(request, tmp_path, monkeypatch):
+@contextmanager
+def app_on(request, tmp_path, monkeypatch) -> Iterator:
+    """An app on ``request.param``'s backend, with the keys and cap above."""
     for name in ("TENANT_ADMIN_KEY", "TENANT_API_KEY", "TENANT_DB_URL",
                  "PROMETHEUS_MULTIPROC_DIR", "CHAOS_ENABLED", "LIMIT_STATE_DIR"):
         monkeypatch.delenv(name, raising=False)
     config = {"TESTING": True,
               "TENANT_DB_PATH": str(tmp_path / "store" / "tenants.sqlite3"),
               "TENANT_DATA_ROOT": str(tmp_path / "tenants"),
-              "TENANT_ADMIN_KEY": ADMIN_KEY, "MAX_TENANT_LABELS": CAP,
+              "TENANT_ADMIN_KEY": ",".join(ADMIN_KEYS), "TENANT_API_KEY": API_KEY,
+              "MAX_TENANT_LABELS": CAP,
               "DEFAULT_TENANT": "", "STORAGE_RESERVE_BYTES": 1 << 20}
     if request.param == "postgres":
         config["TENANT_DB_URL"] = request.getfixturevalue("postgres_url")
     app = create_app(config)
-    yield app
-    close_app(app)
+    try:
+        yield app
+    finally:
+        close_app(app)
+
+
+@pytest.fixture(params=BACKENDS)
+def app(request, tmp_path, monkeypatch):
+    with app_on(request, tmp_path, monkeypatch) as app:
+        yield app
 
 
 @pytest.fixture
@@ -59,6 +76,11 @@ def stored(store) -> dict:
     return {r.tenant_id: {k: v for k, v in r.as_dict().items()
                           if k not in ("created_at", "updated_at", "health")}
             for r in store.tenants.list()}
+
+
+def fingerprint(key: str) -> str:
+    """The audit actor of a key, computed here independently of the product's code."""
+    return "key:" + hashlib.sha256(key.encode()).hexdigest()[:8]
 
 
 def audit(store, tenant=None) -> list:
