@@ -77,7 +77,15 @@ def test_admin_put_documents_its_answers(spec):
     body_ref = put["requestBody"]["content"]["application/json"]["schema"]["$ref"]
     body = spec["components"]["schemas"][body_ref.rsplit("/", 1)[-1]]
     assert set(body["properties"]) == {"data_dir", "uploads_dir", "enabled", "hosts",
-                                       "limits", "extra", "quota"}
+                                       "limits", "extra", "quota", "workspaces"}
+
+
+def test_apply_and_audit_are_documented(spec):
+    apply = spec["paths"]["/admin/apply"]["post"]
+    assert {"200", "400", "401"} <= set(apply["responses"]) and "requestBody" in apply
+    audit = spec["paths"]["/admin/audit"]["get"]
+    assert {"200", "400", "401"} <= set(audit["responses"])
+    assert {p["name"] for p in audit["parameters"]} == {"tenant", "limit", "before"}
 
 
 def test_error_answers_refer_to_the_error_schema(spec):
