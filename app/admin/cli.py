@@ -84,11 +84,15 @@ def show(tenant):
 @click.option("--quota", "quota", multiple=True, metavar="NAME=N",
               help="Upload quota: upload_bytes=N or uploads=N (repeat)")
 @click.option("--extra", default="{}", metavar="JSON", help="Free-form JSON object")
-def put(tenant, data_dir, uploads_dir, enabled, hosts, limits, quota, extra):
+@click.option("--workspace", "workspaces", multiple=True,
+              help="A workspace this tenant accepts in X-Workspace (repeat); none: any")
+def put(tenant, data_dir, uploads_dir, enabled, hosts, limits, quota, extra, workspaces):
     """Create or replace a tenant (omitted options take their defaults)."""
     tenant = _tenant_arg(tenant)
     body = {"enabled": enabled, "hosts": list(hosts), "limits": _pairs("--limit", limits),
             "quota": _pairs("--quota", quota), "extra": _json_object(extra)}
+    if workspaces:
+        body["workspaces"] = list(workspaces)
     if data_dir:
         body["data_dir"] = data_dir
     if uploads_dir:

@@ -103,10 +103,14 @@ def show(ctx, tenant):
 @click.option("--host", "hosts", multiple=True)
 @click.option("--limit", "limits", multiple=True, metavar="NAME=N")
 @click.option("--extra", default=None, metavar="JSON")
+@click.option("--workspace", "workspaces", multiple=True,
+              help="A workspace this tenant accepts in X-Workspace (repeat); none: any")
 @click.pass_context
-def put(ctx, tenant, data_dir, uploads_dir, enabled, hosts, limits, extra):
+def put(ctx, tenant, data_dir, uploads_dir, enabled, hosts, limits, extra, workspaces):
     """Create or replace a tenant."""
     body: dict = {"enabled": enabled, "hosts": list(hosts)}
+    if workspaces:
+        body["workspaces"] = list(workspaces)
     if data_dir:
         body["data_dir"] = data_dir
     if uploads_dir:

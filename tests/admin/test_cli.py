@@ -51,6 +51,18 @@ def test_put_creates_then_updates(runner, root):
     assert json.loads(rest)["data_dir"] == str(root / "acme" / "v2")
 
 
+def test_put_declares_workspaces_and_the_audit_names_the_cli(runner, store):
+    out = ok(tenants(runner, "put", "acme", "--workspace", "main", "--workspace", "exams"))
+    assert json.loads(out.partition("\n")[2])["workspaces"] == ["main", "exams"]
+    assert failed(tenants(runner, "put", "acme", "--workspace", "Bad"), "invalid options")
+    ok(tenants(runner, "put", "acme"))
+    assert store.tenants.get("acme").workspaces is None  # a put replaces: any workspace
+    ok(tenants(runner, "purge", "acme", "--yes"))
+    assert [(e.action, e.fields, e.actor) for e in reversed(store.audit.entries("acme"))] == [
+        ("create", ["workspaces"], "cli"), ("update", ["workspaces"], "cli"),
+        ("purge", [], "cli")]
+
+
 def test_list_prints_a_plain_table(runner):
     ok(tenants(runner, "put", "acme", "--host", "acme.example", "--host", "www.acme.example"))
     ok(tenants(runner, "put", "beta", "--disabled"))
