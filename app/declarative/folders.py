@@ -47,9 +47,6 @@ class Problem:
         return f"{where}: {self.field}: {self.message}" if self.field \
             else f"{where}: {self.message}"
 
-    def as_dict(self) -> dict:
-        return {"tenant": self.tenant, "field": self.field, "message": self.message}
-
 
 def locate(tenant: str | None, field: str | None, message: str) -> Problem:
     """A problem found in a tenant's body (``field`` a path such as ``limits.ocr``),

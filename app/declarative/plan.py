@@ -19,10 +19,10 @@ from ..store import Store, TenantRecord
 from ..store.tenants import directories_overlap
 from ..tenants.ids import is_valid_id
 from ..tenants.registration import build_record
+from .folders import BAD_ID
 
 CREATED, UPDATED, UNCHANGED = "created", "updated", "unchanged"
 DISABLED, OVER_CAP, FAILED = "disabled", "over_cap", "failed"
-BAD_ID = "not a valid tenant id (a DNS label: a-z, 0-9 and '-', at most 63)"
 
 
 @dataclass(frozen=True)
