@@ -11,7 +11,7 @@ from typing import Callable, Iterable
 
 from ..errors import api_error_for
 from ..settings import Settings
-from ..store import LabelCapReached, Store, TenantRecord
+from ..store import LabelCapReached, Store, StoreUnavailable, TenantRecord
 from ..tenants.registration import build_record, disable_tenant, make_directories, \
     store_refusals
 from .plan import CREATED, DISABLED, FAILED, OVER_CAP, UNCHANGED, UPDATED, BodyProblem, Step, \
@@ -38,6 +38,8 @@ def _one(store: Store, settings: Settings, step: Step, actor: str) -> Step:
         return _put(store, settings, step.record, actor)
     except LabelCapReached:
         return Step(step.tenant, OVER_CAP, detail=cap_reached(settings))
+    except StoreUnavailable:
+        raise  # every later tenant would fail the same way: stop; a re-run finishes
     except Exception as exc:  # only refusals the API would answer (a 4xx or 503); others go up
         answer = api_error_for(exc)
         if answer is None:

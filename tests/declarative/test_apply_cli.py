@@ -204,3 +204,26 @@ def test_a_host_taken_by_a_stored_tenant_fails_that_tenant_only(runner, store, f
     assert lines(result) == ["acme: not applied: host_taken, host=taken.example",
                              "beta: created"]
     assert sorted(stored(store)) == ["beta", "owner"]
+
+
+def test_a_store_lost_mid_apply_stops_there_and_a_rerun_finishes(runner, store, folder,
+                                                                 monkeypatch):
+    from app.store import StoreUnavailable
+    for tenant in ("acme", "beta", "gamma"):
+        write_tenant(folder, tenant)
+    keep, calls = store.tenants.upsert, []
+
+    def upsert(record, max_labels):
+        calls.append(record.tenant_id)
+        if record.tenant_id == "beta":
+            raise StoreUnavailable("connection lost")
+        return keep(record, max_labels)
+
+    monkeypatch.setattr(store.tenants, "upsert", upsert)
+    cut = apply(runner, folder)
+    assert cut.exit_code == 1 and lines(cut) == ["acme: created"]
+    assert "store unavailable" in cut.stderr and "apply again" in cut.stderr
+    assert calls == ["acme", "beta"]  # gamma was not tried
+    monkeypatch.setattr(store.tenants, "upsert", keep)
+    rerun = apply(runner, folder)
+    assert lines(rerun) == ["acme: unchanged", "beta: created", "gamma: created"]
