@@ -69,8 +69,8 @@ def start(app):
     services_of(app).rechecker.start()
 
 
-def test_a_vanished_directory_turns_unverified_then_healthy_with_no_operator(app, client,
-                                                                              validators):
+def test_a_vanished_directory_turns_unverified_then_healthy_with_no_operator(
+        app, client, validators):
     assert put(client, "acme").status_code == 201
     assert client.get("/t/acme/probe").status_code == 200
     data_dir = Path(client.get("/admin/tenants/acme", headers=AUTH).json["data_dir"])

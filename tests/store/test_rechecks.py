@@ -31,8 +31,8 @@ def test_a_tenant_never_scheduled_is_scheduled_not_run(store, rechecks, add_tena
     assert rechecks.due(["acme"], T0 + 60) == ["acme"]
 
 
-def test_the_schedule_keeps_to_the_interval_however_late_the_claim(store, rechecks,
-                                                                     add_tenant):
+def test_the_schedule_keeps_to_the_interval_however_late_the_claim(
+        store, rechecks, add_tenant):
     add_tenant("acme")
     rechecks.claim("acme", T0, 10)
     assert rechecks.claim("acme", T0 + 13, 10) is True  # claimed 3 s late
