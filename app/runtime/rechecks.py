@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 RESULTS = ("ok", "transient", "permanent", "timeout")
 MAX_POLL_SECONDS = 5.0
 MIN_POLL_SECONDS = 0.05
+STOP_WAIT_SECONDS = 2.0
 
 
 def result_of(outcome: Outcome) -> str:
@@ -79,11 +80,17 @@ class Rechecker:
         self._thread = threading.Thread(target=self._run, daemon=True, name="tenant-rechecks")
         self._thread.start()
 
-    def stop(self) -> None:
-        """Stop scheduling; rechecks under way finish on their own (bounded by the deadline)."""
+    def stop(self, wait: float = STOP_WAIT_SECONDS) -> None:
+        """Stop scheduling, and give rechecks under way ``wait`` seconds to finish before
+        the store closes; a hung validator's is left to its deadline (a daemon thread)."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join(5)
+        deadline = time.monotonic() + wait
+        with self._lock:
+            running = list(self._in_flight.values())
+        for thread in running:
+            thread.join(max(0.0, deadline - time.monotonic()))
 
     def _run(self) -> None:
         while not self._stop.wait(self.poll_seconds):

@@ -71,6 +71,7 @@ class BuiltResources:
     def __init__(self, tenant: str) -> None:
         self._tenant = tenant
         self._objects: dict[str, tuple[ResourceSpec, Any]] = {}
+        self._closed = False
 
     def add(self, spec: ResourceSpec, obj: Any) -> None:
         self._objects[spec.name] = (spec, obj)
@@ -106,10 +107,13 @@ class BuiltResources:
             raise (permanent or failures)[0]
 
     def close(self) -> None:
-        """Close every object (last built first); a close hook that raises is logged and
-        the others still run."""
-        objects, self._objects = self._objects, {}
-        for name, (spec, obj) in reversed(list(objects.items())):
+        """Close every object (last built first), once; a close hook that raises is logged
+        and the others still run. The objects stay reachable: a request that began before
+        the change finishes with the object it started with."""
+        if self._closed:
+            return
+        self._closed = True
+        for name, (spec, obj) in reversed(list(self._objects.items())):
             if spec.close is None:
                 continue
             try:

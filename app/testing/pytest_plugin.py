@@ -7,8 +7,9 @@ needs no conftest of its own:
   ``test-admin-key``, API key ``test-api-key``; closed after the test. Override the
   ``tenantgate_settings`` fixture to change settings.
 - ``tenantgate_client``: its Flask test client.
-- ``make_tenant(tenant_id, **config)``: registers a tenant through the store (the
-  admin API's fields: data_dir, uploads_dir, enabled, hosts, limits, extra, quota) and
+- ``make_tenant(tenant_id, **config)``: registers a tenant through the store, checked
+  as ``PUT /admin/tenants/<t>`` checks its body (fields data_dir, uploads_dir, enabled,
+  hosts, limits, extra, quota; a bad one raises marshmallow's ValidationError), and
   returns its record.
 
 Register resources and blueprints on ``tenantgate_app`` before the test's first request.
@@ -25,6 +26,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from app import close_app, create_app
+from app.admin.schemas import TenantPutSchema
 from app.services import services_of
 from app.settings import is_setting
 from app.store import TenantRecord
@@ -33,8 +35,6 @@ from app.tenants.registration import put_tenant
 
 ADMIN_KEY = "test-admin-key"
 API_KEY = "test-api-key"
-TENANT_FIELDS = frozenset({"data_dir", "uploads_dir", "enabled", "hosts", "limits", "extra",
-                           "quota"})
 
 
 @pytest.fixture
@@ -72,12 +72,10 @@ def tenantgate_client(tenantgate_app) -> FlaskClient:
 @pytest.fixture
 def make_tenant(tenantgate_app) -> Callable[..., TenantRecord]:
     def make(tenant_id: str, **config: Any) -> TenantRecord:
-        unknown = set(config) - TENANT_FIELDS
-        if unknown:
-            raise TypeError(f"make_tenant: unknown field(s) {sorted(unknown)}; "
-                            f"expected some of {sorted(TENANT_FIELDS)}")
         check_tenant_id(tenant_id)
         found = services_of(tenantgate_app)
-        record, _ = put_tenant(found.store, found.settings, tenant_id, config)
+        with tenantgate_app.app_context():  # the schema reads the app's settings
+            body = TenantPutSchema().load(config)
+        record, _ = put_tenant(found.store, found.settings, tenant_id, body)
         return record
     return make

@@ -85,9 +85,13 @@ def test_a_fresh_store_each_time(tenantgate_client):
     assert listed.json["tenants"] == []
 
 
-def test_unknown_fields_are_refused(make_tenant):
-    with pytest.raises(TypeError, match="colour"):
+def test_bad_fields_are_refused_as_the_admin_api_refuses_them(make_tenant):
+    from marshmallow import ValidationError
+
+    with pytest.raises(ValidationError, match="colour"):
         make_tenant("acme", colour="blue")
+    with pytest.raises(ValidationError, match="hosts"):
+        make_tenant("acme", hosts=["a.example", "a.example"])
 ''', encoding="utf-8")
     result = run_pytest(team_folder, "test_kit.py")
     assert result.returncode == 0, result.stdout + result.stderr
