@@ -36,7 +36,7 @@ class LimitCollector:
 
     def _tenant_families(self) -> Iterable[Metric]:
         self._limiter.counter.flush()  # this worker's pending refusals, before reading
-        records = self._store.tenants.first(self._settings.max_tenant_labels)
+        records = self._store.labelled_tenants(self._settings.max_tenant_labels)
         allowed = {r.tenant_id for r in records}
         inflight = GaugeMetricFamily("tenant_limit_inflight", "Tenant permits held now",
                                      labels=["tenant", "limit"])
