@@ -66,7 +66,7 @@ class HealthStateCollector:
         family = GaugeMetricFamily(
             "tenant_health_state", "A tenant's health state: 1 for the current one",
             labels=["tenant", "state"])
-        for record in self._store.tenants.first(self._settings.max_tenant_labels):
+        for record in self._store.labelled_tenants(self._settings.max_tenant_labels):
             for state in STATES:
                 family.add_metric([record.tenant_id, state], float(record.health == state))
         yield family
