@@ -26,6 +26,10 @@ class ValidationFailure(Exception):
         self.reason = reason
         self.kind = kind
 
+    @property
+    def recovery(self) -> str:
+        return self.kind
+
 
 @dataclass(frozen=True)
 class Outcome:

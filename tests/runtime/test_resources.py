@@ -126,9 +126,16 @@ def test_resource_is_closed_when_its_tenant_changes(client, data_root, team, cha
     assert client.get("/t/acme/probe").status_code == next_status
     assert first.closed
     assert not others.closed  # another tenant's object is left alone
-    if change == "reconfigure":
-        assert client.get("/t/acme/probe").json["serial"] == 3  # built afresh, once
-        assert len(team.builds("acme")) == 2
+    # Back in service (re-enabled, registered again, healed), it is built afresh, once.
+    if change in ("disable", "purge"):
+        assert put(client, "acme").status_code in (200, 201)
+    elif change == "health-disabled":
+        team.validator_error = None
+        assert recheck(client, "acme").json["health"]["state"] == "healthy"
+    fresh = client.get("/t/acme/probe")
+    assert fresh.status_code == 200 and fresh.json["serial"] == 3
+    assert client.get("/t/acme/probe").json["serial"] == 3
+    assert len(team.builds("acme")) == 2 and not team.builds("acme")[1].closed
 
 
 def test_resources_are_closed_when_the_app_unloads_its_tenants(app, team):
