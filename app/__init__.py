@@ -13,6 +13,7 @@ from prometheus_client import CollectorRegistry
 
 from . import admin, chaos, metrics, readiness, runtime, tenant_readiness
 from .errors import register_error_handlers
+from .flask_app import TenantgateFlask
 from .limits import LimitCollector, open_limiter
 from .metrics import LabelCapCollector, Metrics
 from .openapi import init_api
@@ -31,7 +32,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build an app: settings (environment, then ``config``), services, concerns."""
     config = dict(config or {})
     settings: Settings = load_settings(overrides=config)
-    app = Flask(__name__, static_folder=None)
+    app = TenantgateFlask(__name__, static_folder=None)
     app.config.update({k: v for k, v in config.items() if not is_setting(k)})
     services = build_services(settings, app)
     app.extensions[EXTENSION] = services
