@@ -20,8 +20,8 @@ from .openapi import init_api
 from .readiness import Drain, GlobalReadiness, global_checks
 from .request_body import init_request_body
 from .request_limits import init_request_limits
-from .runtime import (RuntimeFactory, TenantRuntimes, ThreadShare, UploadCollector,
-                      UploadPruner)
+from .runtime import (HealthStateCollector, Rechecker, RuntimeFactory, TenantResources,
+                      TenantRuntimes, ThreadShare, UploadCollector, UploadPruner)
 from .services import EXTENSION, Services, services_of
 from .settings import Settings, is_setting, load_settings
 from .store import open_store
@@ -56,17 +56,22 @@ def build_services(settings: Settings, app: Flask) -> Services:
     drain = Drain()
     global_readiness = GlobalReadiness(global_checks(store, drain), the_metrics)
     service = TenantReadiness(store, settings, global_readiness.is_ready)
-    factory = RuntimeFactory(settings, store, limiter, app.app_context)
+    resources = TenantResources()
+    factory = RuntimeFactory(settings, store, limiter, app.app_context, resources)
+    tenants = TenantRuntimes(store, settings, factory)
     return Services(
         settings=settings, store=store, metrics=the_metrics, limiter=limiter, drain=drain,
         readiness=global_readiness, tenant_readiness=service,
         thread_share=ThreadShare(settings.tenant_thread_share),
-        tenants=TenantRuntimes(store, settings, factory),
+        tenants=tenants,
         upload_pruner=UploadPruner(store, settings),
+        resources=resources,
+        rechecker=Rechecker(tenants, store, settings, the_metrics.tenant_rechecks),
         collectors=(LabelCapCollector(store, settings),
                     TenantReadinessCollector(store, settings, service),
                     UploadCollector(store, settings),
-                    LimitCollector(store, settings, limiter)))
+                    LimitCollector(store, settings, limiter),
+                    HealthStateCollector(store, settings)))
 
 
 def close_app(app: Flask) -> None:
