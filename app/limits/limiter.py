@@ -9,6 +9,7 @@ from .local import GLOBAL_OWNER, LocalBackend
 from .names import chain, tenant_limits
 from .pair import LimitRefused, Step, UnknownLimit, hold
 from .rejections import RejectionCounter
+from .whole_chain import hold_whole
 
 # Background work (processing an upload) waits this long per attempt for a permit, and
 # tries again later when refused, instead of failing as a request would.
@@ -20,6 +21,8 @@ class Limiter:
         self.backend = backend
         self.settings = settings
         self.counter = counter
+        # A backend that takes a whole chain in one attempt (all steps or none) has chain().
+        self._whole = getattr(backend, "chain", None)
 
     def steps(self, tenant: str, overrides: Mapping[str, int], name: str) -> list[Step]:
         mine = tenant_limits(overrides)
@@ -41,7 +44,8 @@ class Limiter:
         steps = self.steps(tenant, overrides, name)
         wait = self.settings.limit_wait_seconds if wait_seconds is None else wait_seconds
         try:
-            permits = hold(steps, wait)
+            permits = hold(steps, wait) if self._whole is None else \
+                hold_whole(self._whole(steps), wait)
             permits.__enter__()
         except LimitRefused as refused:
             self.counter.add(tenant, refused.limit, refused.scope)

@@ -1,0 +1,199 @@
+"""One PostgreSQL session of the fleet limit backend, and the permits it holds.
+
+A permit slot ``i`` of a limit is the session-level advisory lock ``(key, i)``, so a
+permit lives exactly as long as the session that took it: when a process or a host
+dies, PostgreSQL ends its sessions and their permits return. A whole chain of steps
+is taken by one call of ``pg_temp.tenantgate_take`` (all steps or none) and given back
+by one call of ``pg_temp.tenantgate_give``: one round trip each.
+
+The functions live in the session's own temporary schema, created when the session
+opens: nothing is shared between hosts (a host running another version brings its
+own), nothing needs a migration of the store, and no DDL races another session's.
+
+Session advisory locks are re-entrant: asked again for a slot it holds, a session is
+granted it a second time. So a session tracks the slots it holds and the function skips
+them. A session is used by one thread at a time (its ``lock``).
+"""
+from __future__ import annotations
+
+import logging
+import os
+import threading
+
+import psycopg
+
+from ..store import StoreUnavailable
+
+log = logging.getLogger(__name__)
+
+APPLICATION_NAME = "tenantgate-limits"
+
+_FUNCTIONS = """
+CREATE FUNCTION pg_temp.tenantgate_take(keys int[], caps int[], held bigint[],
+                                        OUT full_step int, OUT slots int[])
+LANGUAGE plpgsql AS $$
+DECLARE
+    taken int;
+BEGIN
+    slots := '{}';
+    FOR step IN 1 .. coalesce(array_length(keys, 1), 0) LOOP
+        taken := NULL;
+        FOR slot IN 0 .. caps[step] - 1 LOOP
+            -- held: (key << 32) | slot of every slot this session holds, which a
+            -- re-entrant lock would grant again.
+            CONTINUE WHEN ((keys[step]::bigint << 32) | slot) = ANY (held);
+            IF pg_try_advisory_lock(keys[step], slot) THEN
+                taken := slot;
+                EXIT;
+            END IF;
+        END LOOP;
+        IF taken IS NULL THEN
+            -- All or nothing: the steps taken so far go back in this same call.
+            FOR done IN 1 .. step - 1 LOOP
+                PERFORM pg_advisory_unlock(keys[done], slots[done]);
+            END LOOP;
+            full_step := step - 1;
+            slots := NULL;
+            RETURN;
+        END IF;
+        slots := slots || taken;
+        held := held || ((keys[step]::bigint << 32) | taken);
+    END LOOP;
+END $$;
+
+CREATE FUNCTION pg_temp.tenantgate_give(keys int[], slots int[]) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    FOR step IN 1 .. coalesce(array_length(keys, 1), 0) LOOP
+        PERFORM pg_advisory_unlock(keys[step], slots[step]);
+    END LOOP;
+END $$;
+"""
+_TAKE = "SELECT full_step, slots FROM pg_temp.tenantgate_take(%s::int[], %s::int[], %s::bigint[])"
+_GIVE = "SELECT pg_temp.tenantgate_give(%s::int[], %s::int[])"
+_HELD = ("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "
+         "AND objsubid = 2 AND classid::bigint = %s AND objid::bigint < %s "
+         "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())")
+
+
+class PgPermit:
+    """The slots of one chain (or one semaphore), held through one session."""
+
+    __slots__ = ("_session", "pairs")
+
+    def __init__(self, session: "Session", pairs: tuple[tuple[int, int], ...]):
+        self._session, self.pairs = session, pairs
+
+    @property
+    def slot(self) -> int:
+        return self.pairs[0][1]
+
+    def release(self) -> None:
+        if self._session is not None:
+            session, self._session = self._session, None
+            session.give(self)
+
+
+class Session:
+    def __init__(self, url: str, timeout: float):
+        self._url = url
+        self._timeout = timeout
+        self._conn: psycopg.Connection | None = None
+        self.pid = os.getpid()
+        # The thread using the session, or one releasing a permit taken through it.
+        self.lock = threading.Lock()
+        # (key, slot) -> the permit holding it through the current connection. A permit
+        # from a connection that was lost must not release the same slot taken again since.
+        self._held: dict[tuple[int, int], PgPermit] = {}
+        self._retired = False  # its thread ended: closed once it holds nothing
+        self.closed = False
+
+    def take(self, keys: list[int], caps: list[int]) -> PgPermit | int:
+        """Every step's permit, or the index of the first step that was full."""
+        with self.lock:
+            full, slots = self._run(_TAKE, lambda: (keys, caps, self._skip()))
+            if full is not None:
+                return full
+            permit = PgPermit(self, tuple(zip(keys, slots)))
+            for pair in permit.pairs:
+                self._held[pair] = permit
+            return permit
+
+    def give(self, permit: PgPermit) -> None:
+        with self.lock:
+            if self._held.get(permit.pairs[0]) is not permit:
+                return  # the connection was lost meanwhile, and the locks with it
+            for pair in permit.pairs:
+                del self._held[pair]
+            keys, slots = zip(*permit.pairs)
+            try:
+                self._run(_GIVE, lambda: (list(keys), list(slots)), retry=False)
+            except StoreUnavailable as exc:
+                log.warning("permit release: session lost (%s); the locks went with it", exc)
+            if self._retired and not self._held:
+                self._close()
+
+    def inflight(self, key: int, capacity: int) -> int:
+        """Permits of ``key`` below ``capacity`` held by any session, anywhere."""
+        with self.lock:
+            return self._run(_HELD, lambda: (key, capacity))[0]
+
+    def retire(self) -> None:
+        """Its thread ended: close now, or when the last permit taken here is released."""
+        with self.lock:
+            self._retired = True
+            if not self._held:
+                self._close()
+
+    def close(self) -> None:
+        with self.lock:
+            self._close()
+
+    def _skip(self) -> list[int]:
+        return [(key << 32) | slot for key, slot in self._held]
+
+    def _run(self, sql: str, params, retry: bool = True) -> tuple:
+        # A connection that was fine when last used may have died since (PostgreSQL
+        # restarted): its locks died with it, so the statement is tried once more on a
+        # new one. Not for a release: a new connection holds nothing to unlock.
+        stale = self._conn is not None and not self._conn.closed
+        try:
+            return self._connection().execute(sql, params(), prepare=True).fetchone()
+        except psycopg.OperationalError as exc:
+            self._drop()
+            if not (retry and stale):
+                raise StoreUnavailable(str(exc).strip()) from exc
+        try:
+            return self._connection().execute(sql, params(), prepare=True).fetchone()
+        except psycopg.OperationalError as exc:
+            self._drop()
+            raise StoreUnavailable(str(exc).strip()) from exc
+
+    def _connection(self) -> psycopg.Connection:
+        if self.closed:  # the backend was closed while this thread was on its way here
+            raise StoreUnavailable("the limits session was closed")
+        if self._conn is None or self._conn.closed:
+            self._held.clear()  # a new connection holds nothing
+            conn = psycopg.connect(self._url, autocommit=True, application_name=APPLICATION_NAME,
+                                   connect_timeout=max(1, int(self._timeout)))
+            try:
+                conn.execute(_FUNCTIONS)
+            except psycopg.Error:
+                conn.close()
+                raise
+            self._conn = conn
+        return self._conn
+
+    def _drop(self) -> None:
+        # Closing ends the session on the server: whatever it held is free again.
+        if self._conn is not None and self.pid == os.getpid():
+            try:
+                self._conn.close()
+            except psycopg.Error:
+                log.debug("closing a broken limits session")
+        self._conn = None
+        self._held.clear()
+
+    def _close(self) -> None:
+        self.closed = True
+        self._drop()
