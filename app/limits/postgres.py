@@ -17,7 +17,7 @@ import zlib
 from typing import Sequence
 
 from .pair import Step
-from .pg_session import PgPermit, Session
+from .pg_session import PgPermit, Session, Wanted
 
 
 def lock_key(owner: str, limit: str) -> int:
@@ -28,9 +28,10 @@ def lock_key(owner: str, limit: str) -> int:
 class PgSemaphore:
     def __init__(self, backend: "PostgresBackend", key: int, capacity: int):
         self._backend, self.key, self.capacity = backend, key, capacity
+        self._wanted = Wanted([key], [capacity])
 
     def try_acquire(self) -> PgPermit | None:
-        taken = self._backend.session().take([self.key], [self.capacity])
+        taken = self._backend.session().take(self._wanted)
         return taken if isinstance(taken, PgPermit) else None
 
 
@@ -40,12 +41,12 @@ class PgChain:
     def __init__(self, backend: "PostgresBackend", steps: Sequence[Step]):
         self._backend = backend
         self.steps = tuple(steps)
-        self._keys = [step.semaphore.key for step in self.steps]
-        self._caps = [step.semaphore.capacity for step in self.steps]
+        self._wanted = Wanted([step.semaphore.key for step in self.steps],
+                              [step.semaphore.capacity for step in self.steps])
 
     def try_acquire(self) -> tuple[PgPermit | None, Step | None]:
         """Every step's permit (and None), or None and the first step that was full."""
-        taken = self._backend.session().take(self._keys, self._caps)
+        taken = self._backend.session().take(self._wanted)
         if isinstance(taken, PgPermit):
             return taken, None
         return None, self.steps[taken]
