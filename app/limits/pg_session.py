@@ -4,9 +4,9 @@ A permit slot ``i`` of a limit is the session-level advisory lock ``(key, i)``, 
 permit lives exactly as long as the session that took it: when a process or a host
 dies, PostgreSQL ends its sessions and their permits return. A whole chain of steps
 is taken by one call of ``pg_temp.tenantgate_take`` (all steps or none) and given back
-by one call of ``pg_temp.tenantgate_give``: one round trip each.
+by one plain statement of ``pg_advisory_unlock`` calls: one round trip each.
 
-The functions live in the session's own temporary schema, created when the session
+The function lives in the session's own temporary schema, created when the session
 opens: nothing is shared between hosts (a host running another version brings its
 own), nothing needs a migration of the store, and no DDL races another session's.
 
@@ -62,17 +62,9 @@ BEGIN
     END LOOP;
 END $$;
 
-CREATE FUNCTION pg_temp.tenantgate_give(keys int[], slots int[]) RETURNS void
-LANGUAGE plpgsql AS $$
-BEGIN
-    FOR step IN 1 .. coalesce(array_length(keys, 1), 0) LOOP
-        PERFORM pg_advisory_unlock(keys[step], slots[step]);
-    END LOOP;
-END $$;
 """
 _TAKE = ("SELECT full_step, slots "
          "FROM pg_temp.tenantgate_take(%s::int[], %s::int[], %s::bigint[])")
-_GIVE = "SELECT pg_temp.tenantgate_give(%s::int[], %s::int[])"
 _HELD = ("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "
          "AND objsubid = 2 AND classid::bigint = %s AND objid::bigint < %s "
          "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())")
@@ -93,13 +85,21 @@ class Wanted:
         self.keys_text, self.caps_text = int_array(keys), int_array(caps)
 
 
+def _give_sql(steps: int) -> str:
+    """One statement unlocking ``steps`` slots: a plain call each, no function to enter."""
+    return "SELECT " + ", ".join(["pg_advisory_unlock(%s::int, %s::int)"] * steps)
+
+
+_GIVE = {steps: _give_sql(steps) for steps in range(1, 5)}  # a chain has 1 to 4 steps
+
+
 class PgPermit:
     """The slots of one chain (or one semaphore), held through one session."""
 
-    __slots__ = ("_session", "pairs", "keys_text")
+    __slots__ = ("_session", "pairs")
 
     def __init__(self, session: "Session", wanted: Wanted, slots: Sequence[int]):
-        self._session, self.keys_text = session, wanted.keys_text
+        self._session = session
         self.pairs = tuple(zip(wanted.keys, slots))
 
     @property
@@ -144,9 +144,10 @@ class Session:
                 return  # the connection was lost meanwhile, and the locks with it
             for pair in permit.pairs:
                 del self._held[pair]
-            slots = int_array(slot for _, slot in permit.pairs)
+            sql = _GIVE.get(len(permit.pairs)) or _give_sql(len(permit.pairs))
+            flat = tuple(number for pair in permit.pairs for number in pair)
             try:
-                self._run(_GIVE, lambda: (permit.keys_text, slots), retry=False)
+                self._run(sql, lambda: flat, retry=False)
             except StoreUnavailable as exc:
                 log.warning("permit release: session lost (%s); the locks went with it", exc)
             if self._retired and not self._held:

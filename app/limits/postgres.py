@@ -28,10 +28,10 @@ def lock_key(owner: str, limit: str) -> int:
 class PgSemaphore:
     def __init__(self, backend: "PostgresBackend", key: int, capacity: int):
         self._backend, self.key, self.capacity = backend, key, capacity
-        self._wanted = Wanted([key], [capacity])
 
     def try_acquire(self) -> PgPermit | None:
-        taken = self._backend.session().take(self._wanted)
+        # Made here, not at construction: most semaphores only ever go into a chain.
+        taken = self._backend.session().take(Wanted([self.key], [self.capacity]))
         return taken if isinstance(taken, PgPermit) else None
 
 
