@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 
 APPLICATION_NAME = "tenantgate-limits"
 
-_FUNCTIONS = """
+_FUNCTION = """
 CREATE FUNCTION pg_temp.tenantgate_take(keys int[], caps int[], held bigint[],
                                         OUT full_step int, OUT slots int[])
 LANGUAGE plpgsql AS $$
@@ -61,7 +61,6 @@ BEGIN
         held := held || ((keys[step]::bigint << 32) | taken);
     END LOOP;
 END $$;
-
 """
 _TAKE = ("SELECT full_step, slots "
          "FROM pg_temp.tenantgate_take(%s::int[], %s::int[], %s::bigint[])")
@@ -117,6 +116,7 @@ class Session:
         self._url = url
         self._timeout = timeout
         self._conn: psycopg.Connection | None = None
+        self._cursor: psycopg.Cursor | None = None  # one, reused: a new one per call costs
         self.pid = os.getpid()
         # The thread using the session, or one releasing a permit taken through it.
         self.lock = threading.Lock()
@@ -178,18 +178,18 @@ class Session:
         # new one. Not for a release: a new connection holds nothing to unlock.
         stale = self._conn is not None and not self._conn.closed
         try:
-            return self._connection().execute(sql, params(), prepare=True).fetchone()
+            return self._statements().execute(sql, params(), prepare=True).fetchone()
         except psycopg.OperationalError as exc:
             self._drop()
             if not (retry and stale):
                 raise StoreUnavailable(str(exc).strip()) from exc
         try:
-            return self._connection().execute(sql, params(), prepare=True).fetchone()
+            return self._statements().execute(sql, params(), prepare=True).fetchone()
         except psycopg.OperationalError as exc:
             self._drop()
             raise StoreUnavailable(str(exc).strip()) from exc
 
-    def _connection(self) -> psycopg.Connection:
+    def _statements(self) -> psycopg.Cursor:
         if self.closed:  # the backend was closed while this thread was on its way here
             raise StoreUnavailable("the limits session was closed")
         if self._conn is None or self._conn.closed:
@@ -197,12 +197,12 @@ class Session:
             conn = psycopg.connect(self._url, autocommit=True, application_name=APPLICATION_NAME,
                                    connect_timeout=max(1, int(self._timeout)))
             try:
-                conn.execute(_FUNCTIONS)
+                conn.execute(_FUNCTION)
             except psycopg.Error:
                 conn.close()
                 raise
-            self._conn = conn
-        return self._conn
+            self._conn, self._cursor = conn, conn.cursor()
+        return self._cursor
 
     def _drop(self) -> None:
         # Closing ends the session on the server: whatever it held is free again.
@@ -211,7 +211,7 @@ class Session:
                 self._conn.close()
             except psycopg.Error:
                 log.debug("closing a broken limits session")
-        self._conn = None
+        self._conn = self._cursor = None
         self._held.clear()
 
     def _close(self) -> None:
