@@ -85,11 +85,13 @@ def _throughput_rows(results: dict) -> list[list[str]]:
 
 def _scrape_rows(results: dict) -> list[list[str]]:
     rows = []
-    s = results.get("scrape")
-    if s:
+    for key in ("scrape", "scrape_1000"):
+        s = results.get(key)
+        if not s:
+            continue
         rows.append(["3", f"/metrics scrape, {s['tenants']} tenants × {s['workers']} workers "
-                     f"(ms, {s['http_ms']['n']} scrapes)", fmt(s["http_ms"]), DASH, DASH,
-                     "< 100 ms"])
+                     f"(ms, {s['http_ms']['n']} scrapes; max {s['http_ms']['max']:.0f})",
+                     fmt(s["http_ms"]), DASH, DASH, "< 100 ms at the max"])
         rows.append(["3", "  of which multiprocess files (ms, in-process read)",
                      fmt(s["multiprocess_read_ms"]), DASH, DASH, DASH])
     r = results.get("recycling")

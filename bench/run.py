@@ -88,8 +88,9 @@ def run_items(pool: ServerPool, load: Load, args, only: set[str], results: dict,
             pool, load, args.rounds, args.seconds, log,
             deadline=time.monotonic() + THROUGHPUT_BUDGET)
     if "3" in only:
-        phase("3: /metrics with 100 tenants on 4 workers")
+        phase("3: /metrics with 100 and 1,000 tenants on 4 workers")
         results["scrape"] = measure_with_tenants(pool, load, log=log)
+        results["scrape_1000"] = measure_with_tenants(pool, load, tenants=1000, log=log)
     if "4" in only:
         phase("4: start-up with 0 and 10,000 stored tenants; cold first hit")
         results["boot"] = measure_boot(pool, args.rounds, log)

@@ -1,8 +1,7 @@
 """The Limiter: builds the permit chain for a tenant's named limit and holds it."""
 from __future__ import annotations
 
-from contextlib import contextmanager
-from typing import Iterator, Mapping
+from typing import Mapping
 
 from ..settings import Settings
 from .local import GLOBAL_OWNER, LocalBackend
@@ -16,15 +15,34 @@ from .whole_chain import hold_whole
 BACKGROUND_WAIT_SECONDS = 1.0
 
 
+# Chains cached per worker: (tenant, name) pairs seen, bounded since tenants come and go.
+STEPS_CACHE_SIZE = 4096
+
+
 class Limiter:
     def __init__(self, backend: LocalBackend, settings: Settings, counter: RejectionCounter):
         self.backend = backend
         self.settings = settings
         self.counter = counter
-        # A backend that takes a whole chain in one attempt (all steps or none) has chain().
+        # (tenant, name) -> (the overrides they were built from, steps). A tenant's limits
+        # change by a new record, whose overrides compare unequal: the chain is rebuilt.
+        self._steps: dict[tuple[str, str], tuple[Mapping[str, int], list[Step]]] = {}
+        # A backend that takes a whole chain in one attempt (all steps or none) has chain();
+        # its chains are cached with the steps they were made of.
         self._whole = getattr(backend, "chain", None)
+        self._chains: dict[tuple[str, str], tuple[list[Step], object]] = {}
 
     def steps(self, tenant: str, overrides: Mapping[str, int], name: str) -> list[Step]:
+        cached = self._steps.get((tenant, name))
+        if cached is not None and (cached[0] is overrides or cached[0] == overrides):
+            return cached[1]
+        steps = self._build(tenant, overrides, name)
+        if len(self._steps) >= STEPS_CACHE_SIZE:
+            self._steps.clear()
+        self._steps[(tenant, name)] = (dict(overrides), steps)
+        return steps
+
+    def _build(self, tenant: str, overrides: Mapping[str, int], name: str) -> list[Step]:
         mine = tenant_limits(overrides)
         found = chain(name, mine, self.settings.global_limits)
         if not found:
@@ -34,26 +52,27 @@ class Limiter:
                     mine[limit] if scope == "tenant" else self.settings.global_limits[limit]))
                 for scope, limit in found]
 
-    @contextmanager
     def hold(self, tenant: str, overrides: Mapping[str, int], name: str,
-             wait_seconds: float | None = None) -> Iterator[None]:
+             wait_seconds: float | None = None) -> "_Counting":
         """Hold ``name`` for ``tenant`` (tenant then global), or raise LimitRefused.
 
         Waits up to LIMIT_WAIT_SECONDS for a permit, or ``wait_seconds`` if given.
         """
-        steps = self.steps(tenant, overrides, name)
         wait = self.settings.limit_wait_seconds if wait_seconds is None else wait_seconds
-        try:
-            permits = hold(steps, wait) if self._whole is None else \
-                hold_whole(self._whole(steps), wait)
-            permits.__enter__()
-        except LimitRefused as refused:
-            self.counter.add(tenant, refused.limit, refused.scope)
-            raise
-        try:
-            yield
-        finally:
-            permits.__exit__(None, None, None)
+        steps = self.steps(tenant, overrides, name)
+        if self._whole is not None:
+            return _CountedWhole(self._chain(tenant, name, steps), wait, self.counter, tenant)
+        return _CountedHold(steps, wait, self.counter, tenant)
+
+    def _chain(self, tenant: str, name: str, steps: list[Step]):
+        cached = self._chains.get((tenant, name))
+        if cached is not None and cached[0] is steps:
+            return cached[1]
+        made = self._whole(steps)
+        if len(self._chains) >= STEPS_CACHE_SIZE:
+            self._chains.clear()
+        self._chains[(tenant, name)] = (steps, made)
+        return made
 
     def background_hold(self, tenant: str, overrides: Mapping[str, int], name: str):
         """``hold`` for background work: it may wait BACKGROUND_WAIT_SECONDS."""
@@ -62,3 +81,28 @@ class Limiter:
     def close(self) -> None:
         self.counter.stop()
         self.backend.close()
+
+
+class _Counting:
+    """A hold (the pair's, or a whole chain's) counting a refusal against the tenant."""
+
+    __slots__ = ()
+
+    def __init__(self, held, wait: float, counter: RejectionCounter, tenant: str):
+        super().__init__(held, wait)
+        self._counter, self._tenant = counter, tenant
+
+    def __enter__(self) -> None:
+        try:
+            super().__enter__()
+        except LimitRefused as refused:
+            self._counter.add(self._tenant, refused.limit, refused.scope)
+            raise
+
+
+class _CountedHold(_Counting, hold):
+    __slots__ = ("_counter", "_tenant")
+
+
+class _CountedWhole(_Counting, hold_whole):
+    __slots__ = ("_counter", "_tenant")

@@ -64,9 +64,10 @@ END $$;
 """
 _TAKE = ("SELECT full_step, slots "
          "FROM pg_temp.tenantgate_take(%s::int[], %s::int[], %s::bigint[])")
-_HELD = ("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "
-         "AND objsubid = 2 AND classid::bigint = %s AND objid::bigint < %s "
-         "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())")
+_GRANTED = ("FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 2 "
+            "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())")
+_HELD = f"SELECT count(*) {_GRANTED} AND classid::bigint = %s AND objid::bigint < %s"
+_ALL_HELD = f"SELECT classid::bigint, objid::bigint {_GRANTED}"
 
 
 def int_array(values: Iterable[int]) -> str:
@@ -130,7 +131,7 @@ class Session:
         """Every step's permit, or the index of the first step that was full."""
         with self.lock:
             full, slots = self._run(
-                _TAKE, lambda: (wanted.keys_text, wanted.caps_text, self._skip()))
+                _TAKE, lambda: (wanted.keys_text, wanted.caps_text, self._skip())).fetchone()
             if full is not None:
                 return full
             permit = PgPermit(self, wanted, slots)
@@ -156,7 +157,12 @@ class Session:
     def inflight(self, key: int, capacity: int) -> int:
         """Permits of ``key`` below ``capacity`` held by any session, anywhere."""
         with self.lock:
-            return self._run(_HELD, lambda: (key, capacity))[0]
+            return self._run(_HELD, lambda: (key, capacity)).fetchone()[0]
+
+    def all_held(self) -> list[tuple[int, int]]:
+        """(key, slot) of every permit held by any session, anywhere: one read for a scrape."""
+        with self.lock:
+            return self._run(_ALL_HELD, tuple).fetchall()
 
     def retire(self) -> None:
         """Its thread ended: close now, or when the last permit taken here is released."""
@@ -172,19 +178,19 @@ class Session:
     def _skip(self) -> str:
         return int_array((key << 32) | slot for key, slot in self._held)
 
-    def _run(self, sql: str, params, retry: bool = True) -> tuple:
+    def _run(self, sql: str, params, retry: bool = True) -> psycopg.Cursor:
         # A connection that was fine when last used may have died since (PostgreSQL
         # restarted): its locks died with it, so the statement is tried once more on a
         # new one. Not for a release: a new connection holds nothing to unlock.
         stale = self._conn is not None and not self._conn.closed
         try:
-            return self._statements().execute(sql, params(), prepare=True).fetchone()
+            return self._statements().execute(sql, params(), prepare=True)
         except psycopg.OperationalError as exc:
             self._drop()
             if not (retry and stale):
                 raise StoreUnavailable(str(exc).strip()) from exc
         try:
-            return self._statements().execute(sql, params(), prepare=True).fetchone()
+            return self._statements().execute(sql, params(), prepare=True)
         except psycopg.OperationalError as exc:
             self._drop()
             raise StoreUnavailable(str(exc).strip()) from exc

@@ -78,6 +78,15 @@ class PostgresBackend:
     def inflight(self, owner: str, limit: str, capacity: int) -> int:
         return self.session().inflight(lock_key(owner, limit), capacity)
 
+    def inflight_many(self, wanted: list[tuple[str, str, int]]) -> list[int]:
+        """``inflight`` of each (owner, limit, capacity), for a scrape: one read of pg_locks
+        instead of one round trip per limit of every tenant."""
+        slots: dict[int, list[int]] = {}
+        for key, slot in self.session().all_held():
+            slots.setdefault(key, []).append(slot)
+        return [sum(1 for slot in slots.get(lock_key(owner, limit), ()) if slot < capacity)
+                for owner, limit, capacity in wanted]
+
     def session(self) -> Session:
         """The calling thread's session, opened on first use."""
         lease = getattr(self._local, "lease", None)

@@ -5,10 +5,16 @@ free byte with F_OFD_SETLK through an open file description (OFD) used by no
 other holder; the kernel drops the lock when the holder's process dies, so a
 SIGKILLed worker gives its permits back. In-flight counts are read with
 F_OFD_GETLK through a description that never holds a lock, without taking any.
+
+The file's first 8 bytes, mapped into every process, hold the widest capacity any
+holder has used. Slots at or above a capacity can only be held after a larger one was
+used, so a holder whose capacity is the widest skips the check for them (one syscall of
+three per permit); the widest only grows, under a lock on byte WIDEST_LOCK.
 """
 from __future__ import annotations
 
 import fcntl
+import mmap
 import os
 import struct
 import threading
@@ -16,6 +22,9 @@ from pathlib import Path
 
 # struct flock: short l_type, short l_whence, off_t l_start, off_t l_len, pid_t l_pid (+pad).
 _FLOCK = "hhqqi4x"
+_WIDEST = struct.Struct("<Q")
+# A byte no slot reaches (capacities are bounded far below it): locked while widening.
+WIDEST_LOCK = 1 << 40
 
 
 def _lock_request(kind: int, slot: int, length: int = 1) -> bytes:
@@ -42,9 +51,12 @@ class SlotFile:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
         self._free: list[int] = []
-        self._lock = threading.Lock()
         self._probe = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         self._pid = os.getpid()
+        if os.fstat(self._probe).st_size < _WIDEST.size:
+            os.ftruncate(self._probe, _WIDEST.size)  # zeros: no capacity used yet
+        self._header = mmap.mmap(self._probe, _WIDEST.size)
+        self._widening = threading.Lock()
 
     def try_acquire(self, capacity: int) -> Permit | None:
         """A permit if fewer than ``capacity`` slots are held (by anyone), else None.
@@ -53,35 +65,31 @@ class SlotFile:
         call), the slot taken so far is given back before the error leaves: a permit is
         never leaked, so a failed hold cannot fill the limit for good.
         """
+        if capacity > WIDEST_LOCK:
+            raise ValueError(f"a capacity of {capacity} is beyond any slot file")
+        widest = _WIDEST.unpack_from(self._header)[0]
+        if widest < capacity:
+            widest = self._widen(capacity)  # before any slot of this capacity is taken
         fd = self._take_fd()
         slot = None
         try:
-            slot = self._lock_first_free(fd, capacity)
-            if slot is not None and self._held(capacity, 0) and \
+            slot = _lock_first_free(fd, capacity)
+            if slot is not None and widest > capacity and \
+                    self._held(capacity, WIDEST_LOCK - capacity) and \
                     self.inflight() > capacity:
                 # Slots at or above ``capacity`` were taken under a larger capacity that
                 # has since been lowered: admit nothing new until enough are released.
-                self._unlock(fd, slot)
+                _unlock(fd, slot)
                 slot = None
         except BaseException:
             if slot is not None:
-                self._unlock(fd, slot)
-            self._give_fd(fd)
+                _unlock(fd, slot)
+            self._free.append(fd)
             raise
         if slot is None:
-            self._give_fd(fd)
+            self._free.append(fd)
             return None
         return Permit(self, fd, slot)
-
-    @staticmethod
-    def _lock_first_free(fd: int, capacity: int) -> int | None:
-        for slot in range(capacity):
-            try:
-                fcntl.fcntl(fd, fcntl.F_OFD_SETLK, _lock_request(fcntl.F_WRLCK, slot))
-            except (BlockingIOError, PermissionError):
-                continue
-            return slot
-        return None
 
     def inflight(self) -> int:
         """How many slots are held right now, across every process (also any held above
@@ -91,7 +99,7 @@ class SlotFile:
         capacity, so a scrape costs the same for a limit of 5 and one of 10,000.
         """
         held = 0
-        ranges = [(0, 0)]  # (start, length); length 0: to the end of the file
+        ranges = [(0, WIDEST_LOCK)]  # (start, length); length 0: to the end of the file
         while ranges:
             start, length = ranges.pop()
             found = self._first_held(start, length)
@@ -112,6 +120,23 @@ class SlotFile:
                 ranges.append((end, start + length - end))
         return held
 
+    def _widen(self, capacity: int) -> int:
+        """Record ``capacity`` as the widest used (it is wider); returns the widest."""
+        with self._widening:  # threads of this process share the one lock description
+            fd = self._take_fd()
+            try:
+                fcntl.fcntl(fd, fcntl.F_OFD_SETLKW, _lock_request(fcntl.F_WRLCK, WIDEST_LOCK))
+                try:
+                    widest = _WIDEST.unpack_from(self._header)[0]
+                    if widest < capacity:
+                        _WIDEST.pack_into(self._header, 0, capacity)
+                        widest = capacity
+                finally:
+                    fcntl.fcntl(fd, fcntl.F_OFD_SETLK, _lock_request(fcntl.F_UNLCK, WIDEST_LOCK))
+            finally:
+                self._free.append(fd)
+        return widest
+
     def _held(self, slot: int, length: int = 1) -> bool:
         """Whether anyone holds a lock on [slot, slot + length) (length 0: to the end)."""
         return self._first_held(slot, length) is not None
@@ -124,26 +149,51 @@ class SlotFile:
         return None if kind == fcntl.F_UNLCK else (start, size)
 
     def close(self) -> None:
-        with self._lock:
-            fds, self._free = self._free, []
+        fds, self._free = self._free, []
+        self._header.close()
         for fd in fds + [self._probe]:
             os.close(fd)
 
     def _release(self, fd: int, slot: int) -> None:
-        self._unlock(fd, slot)
-        self._give_fd(fd)
-
-    @staticmethod
-    def _unlock(fd: int, slot: int) -> None:
-        fcntl.fcntl(fd, fcntl.F_OFD_SETLK, _lock_request(fcntl.F_UNLCK, slot))
+        _unlock(fd, slot)
+        self._free.append(fd)
 
     def _take_fd(self) -> int:
-        with self._lock:
-            if self._free:
-                return self._free.pop()
-        # A description of its own: locks through a shared one would not exclude each other.
-        return os.open(self.path, os.O_RDWR | os.O_CLOEXEC)
+        # list.pop and list.append are atomic under the GIL: the pool needs no lock.
+        try:
+            return self._free.pop()
+        except IndexError:
+            # A description of its own: locks through a shared one would not exclude
+            # each other.
+            return os.open(self.path, os.O_RDWR | os.O_CLOEXEC)
 
-    def _give_fd(self, fd: int) -> None:
-        with self._lock:
-            self._free.append(fd)
+
+def _lock_first_free(fd: int, capacity: int) -> int | None:
+    setlk, requests = fcntl.F_OFD_SETLK, _requests(_LOCKS, fcntl.F_WRLCK, capacity)
+    for slot in range(capacity):
+        try:
+            fcntl.fcntl(fd, setlk, requests[slot])
+        except (BlockingIOError, PermissionError):
+            continue
+        return slot
+    return None
+
+
+def _unlock(fd: int, slot: int) -> None:
+    fcntl.fcntl(fd, fcntl.F_OFD_SETLK, _requests(_UNLOCKS, fcntl.F_UNLCK, slot + 1)[slot])
+
+
+# The packed lock and unlock requests of slot 0, 1, ...: built once, not per call.
+_LOCKS: list[bytes] = []
+_UNLOCKS: list[bytes] = []
+
+
+_GROWING = threading.Lock()
+
+
+def _requests(cache: list[bytes], kind: int, count: int) -> list[bytes]:
+    if len(cache) < count:
+        with _GROWING:  # one grower at a time, so that entry i is always slot i's
+            for slot in range(len(cache), count):
+                cache.append(_lock_request(kind, slot))
+    return cache

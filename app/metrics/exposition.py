@@ -4,12 +4,13 @@ from __future__ import annotations
 from typing import Iterable
 
 from flask import Response
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry
 
 from ..openapi import Blueprint
 from ..services import services
 from .fold_seqlock import StableMultiProcessCollector
 from .store_collector import ScrapeCollectors
+from .text_render import render
 
 bp = Blueprint("metrics", __name__, description="Prometheus exposition")
 
@@ -37,4 +38,4 @@ def metrics():
     found = services()
     registry = build_scrape_registry(found.metrics.registry, found.settings.multiproc_dir,
                                      found.collectors)
-    return Response(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)
+    return Response(render(registry), content_type=CONTENT_TYPE_LATEST)

@@ -22,7 +22,7 @@ class UploadCollector:
 
     def collect(self) -> Iterable[Metric]:
         yield from self._storage()
-        records = self._store.tenants.first(self._settings.max_tenant_labels)
+        records = self._store.labelled_tenants(self._settings.max_tenant_labels)
         held = self._store.uploads.bytes_by_tenant(r.tenant_id for r in records)
         used = GaugeMetricFamily("tenant_upload_bytes",
                                  "Bytes of uploads a tenant holds (what its quota counts)",

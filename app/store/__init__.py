@@ -33,6 +33,7 @@ class Store:
         self._write_error: str | None = None
         self._stored_version = 0
         self._version_read_at: float | None = None
+        self._labelled: tuple[tuple, list[TenantRecord]] | None = None
         self.tenants = TenantStore(db)
         self.tenant_readiness = TenantReadinessStore(db)
         self.health = HealthStore(db)
@@ -52,6 +53,19 @@ class Store:
             self._stored_version = self.version()
             self._version_read_at = now
         return hint.read(), self._stored_version
+
+    def labelled_tenants(self, limit: int) -> list[TenantRecord]:
+        """``tenants.first(limit)``, the tenants metrics may label, read again only when
+        tenant state changed: every scrape-time collector asks for them at every scrape.
+        What changes without moving config_version (health_checked_at) may be stale here."""
+        token = self.change_token()
+        cached = self._labelled
+        if cached is not None and cached[0] == (token, limit):
+            return cached[1]
+        # The token read before the rows: a change committed in between is read again.
+        records = self.tenants.first(limit)
+        self._labelled = ((token, limit), records)
+        return records
 
     def version(self) -> int:
         """config_version itself: rises with every commit that changes tenant state."""

@@ -100,12 +100,17 @@ class TenantReadiness:
         thread.start()
 
     def set_ready(self, tenant: str, ready: bool | None) -> tuple[TenantStatus, bool]:
+        # Registered first, on its own: a refusal by the label cap is counted even though
+        # the request fails.
         ensure_tenant(self._store, self._settings, tenant)
-        # Record the status before the change, so the change itself counts as a transition.
-        # A tenant whose resolution fails can still be given an override (its answer: error).
-        self._resolve_guarded(tenant)
-        changed = self._store.tenant_readiness.set_override(tenant, ready)
-        return self._resolve_guarded(tenant)[0], changed
+        # Then one transaction (one commit) for both observations and the override.
+        with self._store.db.write():
+            # Record the status before the change, so the change itself counts as a
+            # transition. A tenant whose resolution fails can still be given an override
+            # (its answer: error).
+            self._resolve_guarded(tenant)
+            changed = self._store.tenant_readiness.set_override(tenant, ready)
+            return self._resolve_guarded(tenant)[0], changed
 
     def current(self, rows) -> list[TenantStatus]:
         """Statuses of stored rows for the scrape; global readiness asked once.

@@ -221,3 +221,16 @@ def test_a_lost_sessions_chain_never_releases_anothers_slots(postgres_url, backe
     assert held(one) == [1, 1, 1, 1]
     renewed.release()
     assert held(one) == [0, 0, 0, 0]
+
+
+def test_a_scrape_reads_every_limits_permits_in_one_listing(backends):
+    one, two = backends
+    permit, _ = one.chain(steps_of(one)).try_acquire()
+    extra = one.semaphore("acme", "llm_total", 5).try_acquire()
+    wanted = [(owner, limit, capacity) for _, owner, limit, capacity in CHAIN]
+    wanted += [("acme", "llm_total", 1), ("beta", "llm_total", 5)]  # capped; never taken
+    assert two.inflight_many(wanted) == [2, 1, 1, 1, 1, 0]
+    assert two.inflight_many(wanted) == [two.inflight(*w) for w in wanted]
+    permit.release()
+    extra.release()
+    assert two.inflight_many(wanted) == [0] * len(wanted)

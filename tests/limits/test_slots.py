@@ -4,7 +4,6 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
-import struct
 import tempfile
 import threading
 import time
@@ -132,6 +131,24 @@ def test_lowering_the_capacity_admits_nothing_until_enough_are_released(slots):
     assert slots.try_acquire(2) is not None
 
 
+def test_a_process_that_never_used_the_wider_capacity_still_sees_slots_above_its_own(path):
+    # Another process took slots under a capacity of 4; this one (a worker started after
+    # the limit was lowered to 2) never used 4, yet counts them.
+    wide, narrow = SlotFile(path), SlotFile(path)
+    try:
+        permits = take(wide, 4, 4)
+        permits[0].release()
+        permits[1].release()  # slots 2 and 3 held: nothing fits under 2
+        assert narrow.try_acquire(2) is None
+        permits[2].release()  # one held (slot 3): one more fits
+        admitted = narrow.try_acquire(2)
+        assert admitted is not None and narrow.try_acquire(2) is None
+        assert narrow.inflight() == 2
+    finally:
+        wide.close()
+        narrow.close()
+
+
 def test_backend_keeps_tenants_and_global_apart(tmp_path):
     backend = LocalBackend(str(tmp_path / "state"))
     try:
@@ -227,9 +244,8 @@ def open_descriptors() -> int:
 
 
 def test_a_capacity_too_large_for_a_lock_offset_raises_and_leaks_no_slot(slots):
-    # The slot it takes is fine; checking the capacity's own offset is what fails.
     descriptors = open_descriptors()
-    with pytest.raises(struct.error):
+    with pytest.raises(ValueError, match="beyond any slot file"):
         slots.try_acquire(2 ** 63)
     assert slots.inflight() == 0
     permit = slots.try_acquire(1)
@@ -242,6 +258,7 @@ def test_a_failure_after_the_slot_was_taken_gives_it_back(slots, monkeypatch):
     def interrupted(*args, **kwargs):
         raise InterruptedError("interrupted")
 
+    slots.try_acquire(5).release()  # a wider capacity was used: 2 is a lowered one
     monkeypatch.setattr(slots, "inflight", interrupted)
     monkeypatch.setattr(slots, "_held", lambda slot, length=1: True)  # look over capacity
     with pytest.raises(InterruptedError):
