@@ -16,7 +16,7 @@ if TYPE_CHECKING:  # the concerns import this module for the accessor: no cycle 
     from .limits import Limiter
     from .metrics import Metrics
     from .readiness import Drain, GlobalReadiness
-    from .runtime import TenantRuntimes, ThreadShare, UploadPruner
+    from .runtime import Rechecker, TenantResources, TenantRuntimes, ThreadShare, UploadPruner
     from .settings import Settings
     from .store import Store
     from .tenant_readiness import TenantReadiness
@@ -36,12 +36,16 @@ class Services:
     thread_share: "ThreadShare"
     tenants: "TenantRuntimes"
     upload_pruner: "UploadPruner"
+    # Application teams' per-tenant resources (registered before the first request).
+    resources: "TenantResources"
+    rechecker: "Rechecker"
     # Scrape-time metric sources (each with ``collect()``), rendered by /metrics.
     collectors: tuple[Any, ...]
 
     def close(self) -> None:
         """Stop every thread these services started, then close the store."""
         self.upload_pruner.stop()
+        self.rechecker.stop()
         self.tenants.close()
         self.tenant_readiness.close()
         self.limiter.close()  # its refusal flusher, backend and private slot directory

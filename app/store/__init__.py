@@ -10,13 +10,14 @@ from .errors import StoreUnavailable
 from .health import HealthRecord, HealthStore
 from .limits import LimitStore
 from .migrations import migrate
+from .rechecks import RecheckStore
 from .tenant_readiness import TenantReadinessStore
 from .tenants import DirectoryTaken, HostTaken, LabelCapReached, TenantRecord, TenantStore
 from .uploads import QuotaExceeded, UploadRecord, UploadRecords
 
 __all__ = ["Store", "HealthRecord", "DirectoryTaken", "StoreUnavailable", "HostTaken",
-           "LabelCapReached", "QuotaExceeded", "TenantRecord", "TenantStore", "UploadRecord",
-           "UploadRecords", "open_store"]
+           "LabelCapReached", "QuotaExceeded", "RecheckStore", "TenantRecord", "TenantStore",
+           "UploadRecord", "UploadRecords", "open_store"]
 
 
 WRITE_PROBE_SECONDS = 5.0
@@ -39,6 +40,7 @@ class Store:
         self.health = HealthStore(db)
         self.limits = LimitStore(db)
         self.uploads = UploadRecords(db)
+        self.rechecks = RecheckStore(db)
 
     def change_token(self) -> tuple[int, int]:
         """A token that changes with every change of tenant state, asked at every tenant
