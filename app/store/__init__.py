@@ -8,6 +8,8 @@ from ..settings import Settings, SettingsError
 from .database import SQLiteDatabase
 from .errors import StoreUnavailable
 from .health import HealthRecord, HealthStore
+from .job_leases import Claim, JobLeases
+from .jobs import JobRecord, JobStore, TenantMissing
 from .limits import LimitStore
 from .migrations import migrate
 from .rechecks import RecheckStore
@@ -15,7 +17,8 @@ from .tenant_readiness import TenantReadinessStore
 from .tenants import DirectoryTaken, HostTaken, LabelCapReached, TenantRecord, TenantStore
 from .uploads import QuotaExceeded, UploadRecord, UploadRecords
 
-__all__ = ["Store", "HealthRecord", "DirectoryTaken", "StoreUnavailable", "HostTaken",
+__all__ = ["Store", "Claim", "JobRecord", "TenantMissing",
+           "HealthRecord", "DirectoryTaken", "StoreUnavailable", "HostTaken",
            "LabelCapReached", "QuotaExceeded", "RecheckStore", "TenantRecord", "TenantStore",
            "UploadRecord", "UploadRecords", "open_store"]
 
@@ -41,6 +44,8 @@ class Store:
         self.limits = LimitStore(db)
         self.uploads = UploadRecords(db)
         self.rechecks = RecheckStore(db)
+        self.jobs = JobStore(db)
+        self.job_leases = JobLeases(db, self.jobs)
 
     def change_token(self) -> tuple[int, int]:
         """A token that changes with every change of tenant state, asked at every tenant
