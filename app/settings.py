@@ -61,6 +61,12 @@ class Settings:
     tenant_upload_quota_count: int = 10_000
     storage_reserve_bytes: int = 256 << 20
     upload_retention_days: int = 0
+    # Durable tenant jobs (contract sec. 13).
+    lease_seconds: float = 30.0
+    job_max_attempts: int = 5
+    job_runner_threads: int = 2
+    job_retry_seconds: float = 1.0
+    job_poll_seconds: float = 0.5
 
     @property
     def tenant_thread_share(self) -> int:
@@ -93,6 +99,13 @@ def _float(name: str, raw: str) -> float:
         raise SettingsError(name, f"must be a number of seconds, got {raw!r}") from None
     if not value >= 0 or value == float("inf"):
         raise SettingsError(name, f"must be a finite number >= 0, got {raw!r}")
+    return value
+
+
+def _positive(name: str, raw: str) -> float:
+    value = _float(name, raw)
+    if value == 0:
+        raise SettingsError(name, "must be more than 0 seconds")
     return value
 
 
@@ -173,6 +186,11 @@ _FIELDS: dict[str, tuple[str, Callable[[str, str], Any]]] = {
     "TENANT_UPLOAD_QUOTA_COUNT": ("tenant_upload_quota_count", _int(0)),
     "STORAGE_RESERVE_BYTES": ("storage_reserve_bytes", _int(0)),
     "UPLOAD_RETENTION_DAYS": ("upload_retention_days", _int(0)),
+    "LEASE_SECONDS": ("lease_seconds", _positive),
+    "JOB_MAX_ATTEMPTS": ("job_max_attempts", _int(1)),
+    "JOB_RUNNER_THREADS": ("job_runner_threads", _int(1)),
+    "JOB_RETRY_SECONDS": ("job_retry_seconds", _float),
+    "JOB_POLL_SECONDS": ("job_poll_seconds", _positive),
 }
 
 SETTING_NAMES = frozenset(_FIELDS)
