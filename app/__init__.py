@@ -14,6 +14,7 @@ from prometheus_client import CollectorRegistry
 from . import admin, chaos, metrics, readiness, runtime, tenant_readiness
 from .errors import register_error_handlers
 from .flask_app import TenantgateFlask
+from .jobs import JobCollector, JobExecution, JobKinds, JobRunner
 from .limits import LimitCollector, open_limiter
 from .metrics import LabelCapCollector, Metrics
 from .openapi import init_api
@@ -59,6 +60,10 @@ def build_services(settings: Settings, app: Flask) -> Services:
     resources = TenantResources()
     factory = RuntimeFactory(settings, store, limiter, app.app_context, resources)
     tenants = TenantRuntimes(store, settings, factory)
+    kinds = JobKinds()
+    jobs = JobRunner(store, settings,
+                     JobExecution(store, settings, kinds, tenants, limiter, app.app_context),
+                     kinds)
     return Services(
         settings=settings, store=store, metrics=the_metrics, limiter=limiter, drain=drain,
         readiness=global_readiness, tenant_readiness=service,
@@ -67,11 +72,13 @@ def build_services(settings: Settings, app: Flask) -> Services:
         upload_pruner=UploadPruner(store, settings),
         resources=resources,
         rechecker=Rechecker(tenants, store, settings, the_metrics.tenant_rechecks),
+        jobs=jobs,
         collectors=(LabelCapCollector(store, settings),
                     TenantReadinessCollector(store, settings, service),
                     UploadCollector(store, settings),
                     LimitCollector(store, settings, limiter),
-                    HealthStateCollector(store, settings)))
+                    HealthStateCollector(store, settings),
+                    JobCollector(store, settings)))
 
 
 def close_app(app: Flask) -> None:

@@ -64,6 +64,7 @@ def _answers() -> dict[type[Exception], Callable[[Any], ApiError]]:
     from .runtime.upload_intake import StorageLow, TenantStorageUnavailable
     from .store import DirectoryTaken, HostTaken, LabelCapReached, QuotaExceeded, \
         StoreUnavailable
+    from .store.jobs import TenantMissing
     from .tenants.purge import PurgeFailed
 
     return {
@@ -81,6 +82,8 @@ def _answers() -> dict[type[Exception], Callable[[Any], ApiError]]:
         TenantStorageUnavailable: lambda e: ApiError(503, "tenant_storage_unavailable"),
         PurgeFailed: lambda e: ApiError(503, "tenant_storage_unavailable"),
         TenantNotFound: lambda e: ApiError(404, "unknown_tenant"),
+        # A job submitted for a tenant purged while the request ran.
+        TenantMissing: lambda e: ApiError(404, "unknown_tenant"),
         TenantDisabled: lambda e: ApiError(503, "tenant_disabled"),
         TenantPending: lambda e: ApiError(503, "tenant_pending", RETRY_SOON),
         TenantUnavailable: lambda e: ApiError(503, "tenant_unavailable",

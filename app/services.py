@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from flask import Flask, current_app
 
 if TYPE_CHECKING:  # the concerns import this module for the accessor: no cycle at run time
+    from .jobs import JobRunner
     from .limits import Limiter
     from .metrics import Metrics
     from .readiness import Drain, GlobalReadiness
@@ -39,11 +40,13 @@ class Services:
     # Application teams' per-tenant resources (registered before the first request).
     resources: "TenantResources"
     rechecker: "Rechecker"
+    jobs: "JobRunner"
     # Scrape-time metric sources (each with ``collect()``), rendered by /metrics.
     collectors: tuple[Any, ...]
 
     def close(self) -> None:
         """Stop every thread these services started, then close the store."""
+        self.jobs.stop()  # before the tenants: a running job may still use its runtime
         self.upload_pruner.stop()
         self.rechecker.stop()
         self.tenants.close()
