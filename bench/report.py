@@ -9,6 +9,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from .cases import AGAINST_TARGETS, BY_KEY, CASES, REFUSAL_TARGET
+from .fleet_chain import table_rows as fleet_rows
 
 RESULTS = Path(__file__).resolve().parent / "results"
 DASH = "—"
@@ -154,7 +155,7 @@ def table(results: dict) -> str:
     header = ["#", "measure", "measured median [min–max]", "baseline median [min–max]",
               "ratio median [min–max]", "target"]
     rows = (_throughput_rows(results) + _scrape_rows(results) + _boot_rows(results)
-            + _other_rows(results))
+            + _other_rows(results) + fleet_rows(results.get("fleet_chain")))
     rows.sort(key=lambda row: row[0])
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(row) + " |" for row in rows]

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from . import report
 from .boot import measure_boot
+from .fleet_chain import measure_fleet_chain
 from .load import CONNECTIONS, Load, ensure_wrk
 from .memory import measure_memory
 from .scrape import measure_recycling, measure_with_tenants
@@ -27,7 +28,7 @@ from .throughput import measure_throughput
 TOTAL_BUDGET = 570.0  # seconds; `make bench` must finish within 10 minutes
 # Items 1-2 (11 cases a round): no new round starts that would end past this.
 THROUGHPUT_BUDGET = 300.0
-ITEMS = ("1", "2", "3", "4", "5", "6", "7")
+ITEMS = ("1", "2", "3", "4", "5", "6", "7", "fleet")
 
 
 def log(message: str) -> None:
@@ -78,6 +79,9 @@ def run_items(pool: ServerPool, load: Load, args, only: set[str], results: dict,
     if "5" in only:
         phase("5: semaphore pair vs BoundedSemaphore")
         results["pair"] = measure_pair(args.rounds)
+    if "fleet" in only:
+        phase("fleet: permit chain on a throwaway PostgreSQL vs SELECT 1 (skipped without it)")
+        results["fleet_chain"] = measure_fleet_chain(number=1000, rounds=args.rounds)
     if only & {"1", "2"}:
         phase(f"1-2: throughput, {args.rounds} rounds × {args.seconds:g}s per case")
         results["throughput"] = measure_throughput(

@@ -8,6 +8,7 @@ from .local import GLOBAL_OWNER, LocalBackend
 from .names import chain, tenant_limits
 from .pair import LimitRefused, Step, UnknownLimit, hold
 from .rejections import RejectionCounter
+from .whole_chain import hold_whole
 
 # Background work (processing an upload) waits this long per attempt for a permit, and
 # tries again later when refused, instead of failing as a request would.
@@ -26,6 +27,10 @@ class Limiter:
         # (tenant, name) -> (the overrides they were built from, steps). A tenant's limits
         # change by a new record, whose overrides compare unequal: the chain is rebuilt.
         self._steps: dict[tuple[str, str], tuple[Mapping[str, int], list[Step]]] = {}
+        # A backend that takes a whole chain in one attempt (all steps or none) has chain();
+        # its chains are cached with the steps they were made of.
+        self._whole = getattr(backend, "chain", None)
+        self._chains: dict[tuple[str, str], tuple[list[Step], object]] = {}
 
     def steps(self, tenant: str, overrides: Mapping[str, int], name: str) -> list[Step]:
         cached = self._steps.get((tenant, name))
@@ -48,13 +53,26 @@ class Limiter:
                 for scope, limit in found]
 
     def hold(self, tenant: str, overrides: Mapping[str, int], name: str,
-             wait_seconds: float | None = None) -> "_CountedHold":
+             wait_seconds: float | None = None) -> "_Counting":
         """Hold ``name`` for ``tenant`` (tenant then global), or raise LimitRefused.
 
         Waits up to LIMIT_WAIT_SECONDS for a permit, or ``wait_seconds`` if given.
         """
         wait = self.settings.limit_wait_seconds if wait_seconds is None else wait_seconds
-        return _CountedHold(self.steps(tenant, overrides, name), wait, self.counter, tenant)
+        steps = self.steps(tenant, overrides, name)
+        if self._whole is not None:
+            return _CountedWhole(self._chain(tenant, name, steps), wait, self.counter, tenant)
+        return _CountedHold(steps, wait, self.counter, tenant)
+
+    def _chain(self, tenant: str, name: str, steps: list[Step]):
+        cached = self._chains.get((tenant, name))
+        if cached is not None and cached[0] is steps:
+            return cached[1]
+        made = self._whole(steps)
+        if len(self._chains) >= STEPS_CACHE_SIZE:
+            self._chains.clear()
+        self._chains[(tenant, name)] = (steps, made)
+        return made
 
     def background_hold(self, tenant: str, overrides: Mapping[str, int], name: str):
         """``hold`` for background work: it may wait BACKGROUND_WAIT_SECONDS."""
@@ -65,13 +83,13 @@ class Limiter:
         self.backend.close()
 
 
-class _CountedHold(hold):
-    """The pair's hold, counting a refusal against the tenant."""
+class _Counting:
+    """A hold (the pair's, or a whole chain's) counting a refusal against the tenant."""
 
-    __slots__ = ("_counter", "_tenant")
+    __slots__ = ()
 
-    def __init__(self, steps: list[Step], wait: float, counter: RejectionCounter, tenant: str):
-        super().__init__(steps, wait)
+    def __init__(self, held, wait: float, counter: RejectionCounter, tenant: str):
+        super().__init__(held, wait)
         self._counter, self._tenant = counter, tenant
 
     def __enter__(self) -> None:
@@ -80,3 +98,11 @@ class _CountedHold(hold):
         except LimitRefused as refused:
             self._counter.add(self._tenant, refused.limit, refused.scope)
             raise
+
+
+class _CountedHold(_Counting, hold):
+    __slots__ = ("_counter", "_tenant")
+
+
+class _CountedWhole(_Counting, hold_whole):
+    __slots__ = ("_counter", "_tenant")

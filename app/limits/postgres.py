@@ -1,27 +1,23 @@
 """Fleet-wide limits (LIMIT_BACKEND=postgres): permits as session-level advisory locks.
 
-Each worker holds its permits through one PostgreSQL session of its own, so when
-a process or a whole host dies its session ends and its permits return. Session
-advisory locks are re-entrant within a session: two threads of one worker asking
-for the same slot would both "get" it, so the worker tracks the slots it holds
-and never asks for one of them again; the session is used by one thread at a time.
+Every thread of a worker takes its permits through a PostgreSQL session of its own
+(pg_session.py), so threads never wait for each other's round trips, and a whole chain
+(tenant total, tenant role, global total, global role) is one round trip to take, all
+or nothing, and one to give back. A worker opens at most one session per thread that
+takes a permit or reads the permits held; a thread's session closes when the thread
+ends (or, if a permit taken through it is still held elsewhere, when that is released),
+and every session closes at ``close()``.
 """
 from __future__ import annotations
 
-import logging
 import os
 import threading
+import weakref
 import zlib
+from typing import Sequence
 
-import psycopg
-
-from ..store import StoreUnavailable
-
-log = logging.getLogger(__name__)
-
-_HELD = ("SELECT objid::bigint FROM pg_locks WHERE locktype = 'advisory' AND granted "
-         "AND objsubid = 2 AND classid::bigint = %s "
-         "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())")
+from .pair import Step
+from .pg_session import PgPermit, Session, Wanted
 
 
 def lock_key(owner: str, limit: str) -> int:
@@ -29,106 +25,96 @@ def lock_key(owner: str, limit: str) -> int:
     return zlib.crc32(f"tenantgate:{owner}:{limit}".encode()) & 0x7FFFFFFF
 
 
-class PgPermit:
-    __slots__ = ("_backend", "_key", "slot")
-
-    def __init__(self, backend: "PostgresBackend", key: int, slot: int):
-        self._backend, self._key, self.slot = backend, key, slot
-
-    def release(self) -> None:
-        if self._backend is not None:
-            backend, self._backend = self._backend, None
-            backend._release(self)
-
-
 class PgSemaphore:
     def __init__(self, backend: "PostgresBackend", key: int, capacity: int):
-        self._backend, self._key, self.capacity = backend, key, capacity
+        self._backend, self.key, self.capacity = backend, key, capacity
 
     def try_acquire(self) -> PgPermit | None:
-        return self._backend._try_acquire(self._key, self.capacity)
+        # Made here, not at construction: most semaphores only ever go into a chain.
+        taken = self._backend.session().take(Wanted([self.key], [self.capacity]))
+        return taken if isinstance(taken, PgPermit) else None
+
+
+class PgChain:
+    """The steps of one chain (their semaphores from this backend), taken in one attempt."""
+
+    def __init__(self, backend: "PostgresBackend", steps: Sequence[Step]):
+        self._backend = backend
+        self.steps = tuple(steps)
+        self._wanted = Wanted([step.semaphore.key for step in self.steps],
+                              [step.semaphore.capacity for step in self.steps])
+
+    def try_acquire(self) -> tuple[PgPermit | None, Step | None]:
+        """Every step's permit (and None), or None and the first step that was full."""
+        taken = self._backend.session().take(self._wanted)
+        if isinstance(taken, PgPermit):
+            return taken, None
+        return None, self.steps[taken]
+
+
+class _Lease:
+    """A thread's hold on its session: it goes when the thread ends, and retires it."""
+
+    __slots__ = ("session", "__weakref__")
+
+    def __init__(self, session: Session):
+        self.session = session
 
 
 class PostgresBackend:
     def __init__(self, url: str, timeout: float = 5.0):
         self._url = url
         self._timeout = timeout
-        self._conn: psycopg.Connection | None = None
-        self._pid = 0
-        self._lock = threading.Lock()
-        # (key, slot) -> the permit holding it through the current session. A permit
-        # from a session that was lost must not release the same slot taken again since.
-        self._held: dict[tuple[int, int], PgPermit] = {}
+        self._lock = threading.Lock()  # the set of sessions; never held for a round trip
+        self._forget_sessions()
 
     def semaphore(self, owner: str, limit: str, capacity: int) -> PgSemaphore:
         return PgSemaphore(self, lock_key(owner, limit), capacity)
 
+    def chain(self, steps: Sequence[Step]) -> PgChain:
+        """The whole chain of ``steps`` (made by ``semaphore``), all taken or none."""
+        return PgChain(self, steps)
+
     def inflight(self, owner: str, limit: str, capacity: int) -> int:
-        with self._lock:
-            held = self._run(_HELD, (lock_key(owner, limit),)).fetchall()
-        return sum(1 for (slot,) in held if slot < capacity)
+        return self.session().inflight(lock_key(owner, limit), capacity)
+
+    def inflight_many(self, wanted: list[tuple[str, str, int]]) -> list[int]:
+        """``inflight`` of each (owner, limit, capacity), for a scrape: one read of pg_locks
+        instead of one round trip per limit of every tenant."""
+        slots: dict[int, list[int]] = {}
+        for key, slot in self.session().all_held():
+            slots.setdefault(key, []).append(slot)
+        return [sum(1 for slot in slots.get(lock_key(owner, limit), ()) if slot < capacity)
+                for owner, limit, capacity in wanted]
+
+    def session(self) -> Session:
+        """The calling thread's session, opened on first use."""
+        lease = getattr(self._local, "lease", None)
+        if lease is not None and not lease.session.closed and lease.session.pid == os.getpid():
+            return lease.session
+        return self._open()
 
     def close(self) -> None:
         with self._lock:
-            self._drop_session()
+            sessions = list(self._sessions) if self._pid == os.getpid() else []
+        for session in sessions:
+            session.close()
 
     def remove(self) -> None:
         self.close()
 
-    def _try_acquire(self, key: int, capacity: int) -> PgPermit | None:
-        # One lock attempt per statement: a set-returning query could take more locks
-        # than it returns. Slots held anywhere (pg_locks) are skipped, not tried.
+    def _open(self) -> Session:
         with self._lock:
-            taken = {slot for (slot,) in self._run(_HELD, (key,)).fetchall()}
-            for slot in range(capacity):
-                if slot in taken or (key, slot) in self._held:
-                    continue
-                if self._run("SELECT pg_try_advisory_lock(%s, %s)", (key, slot)).fetchone()[0]:
-                    permit = self._held[(key, slot)] = PgPermit(self, key, slot)
-                    return permit
-        return None
+            if self._pid != os.getpid():
+                self._forget_sessions()  # a forked child: the parent's are not ours to use
+            session = Session(self._url, self._timeout)
+            self._sessions.add(session)
+        lease = _Lease(session)
+        weakref.finalize(lease, session.retire).atexit = False
+        self._local.lease = lease
+        return session
 
-    def _release(self, permit: PgPermit) -> None:
-        key, slot = permit._key, permit.slot
-        with self._lock:
-            if self._held.get((key, slot)) is not permit:
-                return  # the session was lost meanwhile, and the lock with it
-            del self._held[(key, slot)]
-            try:
-                self._run("SELECT pg_advisory_unlock(%s, %s)", (key, slot), retry=False)
-            except StoreUnavailable as exc:
-                log.warning("permit release: session lost (%s); the lock went with it", exc)
-
-    def _run(self, sql: str, params: tuple, retry: bool = True):
-        # A session that was fine when last used may have died since (PostgreSQL
-        # restarted): its locks died with it, so the statement is tried once more on a
-        # new session. Not for an unlock: a new session holds nothing to unlock.
-        stale = self._conn is not None and not self._conn.closed and self._pid == os.getpid()
-        try:
-            return self._session().execute(sql, params)
-        except psycopg.OperationalError as exc:
-            self._drop_session()
-            if not (retry and stale):
-                raise StoreUnavailable(str(exc).strip()) from exc
-        try:
-            return self._session().execute(sql, params)
-        except psycopg.OperationalError as exc:
-            self._drop_session()
-            raise StoreUnavailable(str(exc).strip()) from exc
-
-    def _session(self) -> psycopg.Connection:
-        if self._conn is None or self._conn.closed or self._pid != os.getpid():
-            self._held.clear()  # a new session holds nothing
-            self._conn = psycopg.connect(self._url, autocommit=True,
-                                         connect_timeout=max(1, int(self._timeout)))
-            self._pid = os.getpid()
-        return self._conn
-
-    def _drop_session(self) -> None:
-        if self._conn is not None and self._pid == os.getpid():
-            try:
-                self._conn.close()
-            except psycopg.Error:
-                log.debug("closing a broken limits session")
-        self._conn = None
-        self._held.clear()
+    def _forget_sessions(self) -> None:
+        self._pid = os.getpid()
+        self._local = threading.local()
+        self._sessions: weakref.WeakSet[Session] = weakref.WeakSet()

@@ -35,7 +35,8 @@ def host_env(url: str, data_root: Path, extra: Mapping[str, str] | None = None) 
 
 @contextmanager
 def hosts(tmp_path: Path, url: str, count: int = 2, workers: int = 2,
-          env: Mapping[str, str] | None = None) -> Iterator[list[Server]]:
+          env: Mapping[str, str] | None = None,
+          app_module: str = "wsgi:app") -> Iterator[list[Server]]:
     """``count`` hosts started together on one store; every one stopped at the end."""
     data_root = tmp_path / "tenants"
     data_root.mkdir(parents=True, exist_ok=True)
@@ -47,7 +48,7 @@ def hosts(tmp_path: Path, url: str, count: int = 2, workers: int = 2,
             # An explicit slot directory: a SIGKILLed master cannot remove a temporary one.
             extra = {"LIMIT_STATE_DIR": str(home / "limits"), **(env or {})}
             servers.append(started.enter_context(
-                running_server(home, workers=workers, wait=False,
+                running_server(home, workers=workers, wait=False, app_module=app_module,
                                env=host_env(url, data_root, extra))))
         try:
             for server in servers:
