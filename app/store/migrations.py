@@ -1,7 +1,8 @@
 """Forward-only schema migrations: ``migrations/NNNN_name.sql``, each applied once.
 
 The applied version is ``PRAGMA user_version`` on SQLite and the
-``schema_version`` table on PostgreSQL, where ``NNNN_name.postgres.sql`` replaces
+``schema_version`` table on PostgreSQL: every file numbered above it is applied, in
+order (numbers increase but need not be contiguous), where ``NNNN_name.postgres.sql`` replaces
 ``NNNN_name.sql`` when the dialects differ. The runner holds the store's write
 lock (BEGIN IMMEDIATE; an advisory lock on PostgreSQL) while it reads the version
 and applies what is missing, so several workers or hosts starting at once apply
@@ -44,10 +45,9 @@ def discover(directory: Path = MIGRATIONS_DIR, dialect: str = "sqlite") -> list[
         if specific or version not in chosen:
             chosen[version] = path
     found = [Migration(v, p) for v, p in sorted(chosen.items())]
-    versions = [m.version for m in found]
-    if versions != list(range(1, len(versions) + 1)):
-        raise RuntimeError(f"migrations in {directory} must be numbered 0001, 0002, ... "
-                           f"without gaps; found {versions}")
+    if found and found[0].version != 1:
+        raise RuntimeError(f"migrations in {directory} must start at 0001; "
+                           f"found {[m.version for m in found]}")
     return found
 
 
@@ -97,14 +97,17 @@ def migrate(db: SQLiteDatabase, directory: Path = MIGRATIONS_DIR) -> int:
     """Apply every migration newer than the store's version; returns the resulting version."""
     dialect = getattr(db, "dialect", "sqlite")
     migrations = discover(directory, dialect)
+    latest = migrations[-1].version if migrations else 0
     with db.write() as conn:
         current = _version(dialect, conn)
-        if current > len(migrations):
+        if current > latest:
             raise RuntimeError(f"the store is at schema version {current}, newer than this "
-                               f"code knows ({len(migrations)}); refusing to run")
-        for migration in migrations[current:]:
+                               f"code knows ({latest}); refusing to run")
+        for migration in migrations:
+            if migration.version <= current:
+                continue
             for statement in migration.statements():
                 conn.execute(statement)
             _set_version(dialect, conn, migration.version)
             log.info("applied migration %s", migration.path.name)
-        return max(current, len(migrations))
+        return max(current, latest)

@@ -26,6 +26,8 @@ from tests.store.conftest import open_database
 # The SQLite set: NNNN_name.sql; NNNN_name.postgres.sql files are PostgreSQL's variants.
 SHIPPED = sorted(p for p in MIGRATIONS_DIR.glob("[0-9][0-9][0-9][0-9]_*.sql")
                  if not p.name.endswith(".postgres.sql"))
+NUMBERS = [int(p.name[:4]) for p in SHIPPED]
+LATEST = NUMBERS[-1]
 
 # A counting migration set: every application of a file leaves a row behind.
 COUNTING = {
@@ -150,14 +152,14 @@ def applied(db) -> list[str]:
 
 
 # -- the shipped files ---------------------------------------------------------------------------
-def test_shipped_migrations_are_numbered_without_gaps():
+def test_shipped_migrations_are_numbered_from_one_each_number_once():
     assert [m.path for m in discover()] == SHIPPED
-    assert [m.version for m in discover()] == list(range(1, len(SHIPPED) + 1))
+    assert NUMBERS[0] == 1 and NUMBERS == sorted(set(NUMBERS))
 
 
 def test_postgres_has_the_same_numbered_migrations():
     chosen = discover(dialect="postgres")
-    assert [m.version for m in chosen] == list(range(1, len(SHIPPED) + 1))
+    assert [m.version for m in chosen] == NUMBERS
     for migration, generic in zip(chosen, SHIPPED):
         # Either the shared file or its PostgreSQL variant, never another number's file.
         assert migration.path.name in (generic.name,
@@ -166,8 +168,8 @@ def test_postgres_has_the_same_numbered_migrations():
 
 # -- the runner, on both backends ----------------------------------------------------------------
 def test_fresh_store_gets_every_migration(db):
-    assert migrate(db) == len(SHIPPED)
-    assert stored_versions(db) == [len(SHIPPED)]
+    assert migrate(db) == LATEST
+    assert stored_versions(db) == [LATEST]
     with db.read() as conn:
         meta = dict(conn.execute("SELECT key, value FROM store_meta").fetchall())
     assert meta == {"config_version": 0, "label_rejections": 0}
@@ -176,10 +178,10 @@ def test_fresh_store_gets_every_migration(db):
 def test_second_migrate_is_a_no_op(db):
     migrate(db)
     before = schema(db)
-    assert migrate(db) == len(SHIPPED)
-    assert migrate(db) == len(SHIPPED)
+    assert migrate(db) == LATEST
+    assert migrate(db) == LATEST
     assert schema(db) == before
-    assert stored_versions(db) == [len(SHIPPED)]
+    assert stored_versions(db) == [LATEST]
 
 
 def test_each_file_is_applied_once_and_new_files_later(db, tmp_path):
@@ -197,19 +199,28 @@ def test_each_file_is_applied_once_and_new_files_later(db, tmp_path):
 
 def test_store_newer_than_the_code_is_refused(db):
     migrate(db)
-    set_version(db, len(SHIPPED) + 1)
+    set_version(db, LATEST + 1)
     before = schema(db)
     with pytest.raises(RuntimeError, match="newer than this code"):
         migrate(db)
-    assert stored_versions(db) == [len(SHIPPED) + 1]
+    assert stored_versions(db) == [LATEST + 1]
     assert schema(db) == before
 
 
+def test_a_number_left_free_is_passed_over_and_each_file_applied_once(db, tmp_path):
+    files = {"0001_start.sql": COUNTING["0001_start.sql"],
+             "0003_more.sql": "INSERT INTO applied VALUES ('0003');\n"}
+    directory = write_migrations(tmp_path / "m", files)
+    assert migrate(db, directory) == 3
+    assert migrate(db, directory) == 3
+    assert applied(db) == ["0001", "0003"]
+    assert stored_versions(db) == [3]
+
+
 @SQLITE_ONLY
-def test_gap_in_numbering_is_refused(db, tmp_path):
-    directory = write_migrations(tmp_path / "m", {"0001_a.sql": "SELECT 1;\n",
-                                                  "0003_c.sql": "SELECT 1;\n"})
-    with pytest.raises(RuntimeError, match="without gaps"):
+def test_numbering_that_does_not_start_at_one_is_refused(db, tmp_path):
+    directory = write_migrations(tmp_path / "m", {"0002_b.sql": "SELECT 1;\n"})
+    with pytest.raises(RuntimeError, match="must start at 0001"):
         migrate(db, directory)
     assert user_version(db.path) == 0
 
@@ -338,7 +349,7 @@ def new_sqlite_store(path: Path) -> str:
 def test_four_processes_migrating_one_fresh_store_all_succeed(backend, tmp_path, counting):
     processes, rounds = 4, 8
     directory = write_migrations(tmp_path / "m", COUNTING) if counting else None
-    expected = 2 if counting else len(SHIPPED)
+    expected = 2 if counting else LATEST
     paths = [new_sqlite_store(tmp_path / f"round{i}" / "tenants.sqlite3") for i in range(rounds)]
     assert all(user_version(Path(p)) == 0 for p in paths)
     context = multiprocessing.get_context("spawn")
