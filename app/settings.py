@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 from typing import Any, Callable, Mapping
 
 TENANT_ID_PATTERN = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
@@ -58,6 +59,10 @@ class Settings:
     tenant_upload_quota_count: int = 10_000
     storage_reserve_bytes: int = 256 << 20
     upload_retention_days: int = 0
+    # How long a dead holder's budget reservation stays claimed (contract sec. 14).
+    lease_seconds: int = 30
+    # The example LLM routes' price table: model -> USD per million prompt characters.
+    llm_prices: Mapping[str, Decimal] = field(default_factory=dict)
 
     @property
     def tenant_thread_share(self) -> int:
@@ -115,6 +120,22 @@ def _keys(name: str, raw: str) -> tuple[str, ...]:
     return tuple(k.strip() for k in raw.split(",") if k.strip())
 
 
+def _prices(name: str, raw: str) -> dict[str, Decimal]:
+    prices: dict[str, Decimal] = {}
+    for pair in (p.strip() for p in raw.split(",") if p.strip()):
+        model, sep, text = pair.partition("=")
+        try:
+            price = Decimal(text.strip())
+        except InvalidOperation:
+            price = None
+        if not sep or not model.strip() or price is None or not price.is_finite() \
+                or not 0 <= price <= 1_000_000:
+            raise SettingsError(name, "must be model=USD per million characters, "
+                                      f"comma-separated, got {pair!r}")
+        prices[model.strip()] = price
+    return prices
+
+
 def _tenant_id(name: str, raw: str) -> str | None:
     if raw == "":
         return None
@@ -168,6 +189,8 @@ _FIELDS: dict[str, tuple[str, Callable[[str, str], Any]]] = {
     "TENANT_UPLOAD_QUOTA_COUNT": ("tenant_upload_quota_count", _int(0)),
     "STORAGE_RESERVE_BYTES": ("storage_reserve_bytes", _int(0)),
     "UPLOAD_RETENTION_DAYS": ("upload_retention_days", _int(0)),
+    "LEASE_SECONDS": ("lease_seconds", _int(1)),
+    "LLM_PRICES": ("llm_prices", _prices),
 }
 
 SETTING_NAMES = frozenset(_FIELDS)

@@ -5,6 +5,7 @@ import sqlite3
 import time
 
 from ..settings import Settings, SettingsError
+from .budgets import Admission, BudgetState, BudgetStore
 from .database import SQLiteDatabase
 from .errors import StoreUnavailable
 from .health import HealthRecord, HealthStore
@@ -14,9 +15,9 @@ from .tenant_readiness import TenantReadinessStore
 from .tenants import DirectoryTaken, HostTaken, LabelCapReached, TenantRecord, TenantStore
 from .uploads import QuotaExceeded, UploadRecord, UploadRecords
 
-__all__ = ["Store", "HealthRecord", "DirectoryTaken", "StoreUnavailable", "HostTaken",
-           "LabelCapReached", "QuotaExceeded", "TenantRecord", "TenantStore", "UploadRecord",
-           "UploadRecords", "open_store"]
+__all__ = ["Store", "Admission", "BudgetState", "BudgetStore", "HealthRecord", "DirectoryTaken",
+           "StoreUnavailable", "HostTaken", "LabelCapReached", "QuotaExceeded", "TenantRecord",
+           "TenantStore", "UploadRecord", "UploadRecords", "open_store"]
 
 
 WRITE_PROBE_SECONDS = 5.0
@@ -39,6 +40,7 @@ class Store:
         self.health = HealthStore(db)
         self.limits = LimitStore(db)
         self.uploads = UploadRecords(db)
+        self.budgets = BudgetStore(db)
 
     def change_token(self) -> tuple[int, int]:
         """A token that changes with every change of tenant state, asked at every tenant
