@@ -6,6 +6,7 @@ concern wire its routes and hooks with the same ``init_app(app, services)``.
 """
 from __future__ import annotations
 
+import time
 from typing import Any, Mapping
 
 from flask import Flask
@@ -16,6 +17,7 @@ from .errors import register_error_handlers
 from .limits import LimitCollector, open_limiter
 from .metrics import LabelCapCollector, Metrics
 from .openapi import init_api
+from .policy import Policy, PolicyCollector
 from .readiness import Drain, GlobalReadiness, global_checks
 from .request_body import init_request_body
 from .request_limits import init_request_limits
@@ -56,16 +58,19 @@ def build_services(settings: Settings, app: Flask) -> Services:
     global_readiness = GlobalReadiness(global_checks(store, drain), the_metrics)
     service = TenantReadiness(store, settings, global_readiness.is_ready)
     factory = RuntimeFactory(settings, store, limiter, app.app_context)
+    # POLICY_CLOCK (a config key, not a setting): tests move the UTC day with it.
+    policy = Policy(store, settings, app.config.get("POLICY_CLOCK", time.time))
     return Services(
         settings=settings, store=store, metrics=the_metrics, limiter=limiter, drain=drain,
         readiness=global_readiness, tenant_readiness=service,
         thread_share=ThreadShare(settings.tenant_thread_share),
         tenants=TenantRuntimes(store, settings, factory),
-        upload_pruner=UploadPruner(store, settings),
+        upload_pruner=UploadPruner(store, settings), policy=policy,
         collectors=(LabelCapCollector(store, settings),
                     TenantReadinessCollector(store, settings, service),
                     UploadCollector(store, settings),
-                    LimitCollector(store, settings, limiter)))
+                    LimitCollector(store, settings, limiter),
+                    PolicyCollector(store, settings, policy)))
 
 
 def close_app(app: Flask) -> None:

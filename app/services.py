@@ -15,6 +15,7 @@ from flask import Flask, current_app
 if TYPE_CHECKING:  # the concerns import this module for the accessor: no cycle at run time
     from .limits import Limiter
     from .metrics import Metrics
+    from .policy import Policy
     from .readiness import Drain, GlobalReadiness
     from .runtime import TenantRuntimes, ThreadShare, UploadPruner
     from .settings import Settings
@@ -36,11 +37,13 @@ class Services:
     thread_share: "ThreadShare"
     tenants: "TenantRuntimes"
     upload_pruner: "UploadPruner"
+    policy: "Policy"
     # Scrape-time metric sources (each with ``collect()``), rendered by /metrics.
     collectors: tuple[Any, ...]
 
     def close(self) -> None:
         """Stop every thread these services started, then close the store."""
+        self.policy.close()  # settles it could not record yet, its last counts
         self.upload_pruner.stop()
         self.tenants.close()
         self.tenant_readiness.close()

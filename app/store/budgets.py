@@ -80,6 +80,7 @@ class BudgetStore:
         all the same; its row, kept settled, makes a second settle of it a no-op.
         """
         with self.db.write() as conn:
+            self._prune(conn, tenant_id, day, now_ms)
             if not conn.execute("UPDATE budget_reservations SET settled = 1 "
                                 "WHERE tenant_id = ? AND reservation_id = ? AND settled = 0",
                                 (tenant_id, reservation_id)).rowcount:
