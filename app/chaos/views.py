@@ -14,6 +14,7 @@ from ..policy import tenant_spend
 from ..policy.money import usd
 from ..policy.schemas import ModelName, Usd
 from ..runtime.context import current_tenant
+from ..runtime.dispatch import tenant_runtime
 from ..services import services
 
 blp = Blueprint("chaos", __name__, description="Fault injection (CHAOS_ENABLED=1 only)")
@@ -64,7 +65,8 @@ class SpendQuerySchema(Schema):
         unknown = RAISE
 
     usd = QueryUsd(required=True)
-    model = ModelName(load_default=CHAOS_MODEL)
+    model = ModelName(metadata={"description": "Default: the tenant's first allowed model, "
+                                               f"or {CHAOS_MODEL!r} when it has no list"})
     ms = fields.Integer(required=True, strict=False,
                         validate=validate.Range(min=0, max=MAX_HOLD_MS))
 
@@ -82,7 +84,9 @@ class SpentSchema(Schema):
 @blp.alt_response(429, response="TOO_MANY_REQUESTS")
 def spend(query):
     """Reserve ``usd`` of the tenant's budget, hold it ``ms`` milliseconds, settle it."""
-    with tenant_spend(model=query["model"], estimate_usd=usd(query["usd"])) as charge:
+    allowed = tenant_runtime().record.allowed_models
+    model = query.get("model") or (allowed[0] if allowed else CHAOS_MODEL)
+    with tenant_spend(model=model, estimate_usd=usd(query["usd"])) as charge:
         time.sleep(query["ms"] / 1000)
     tenant = current_tenant("chaos.spend").tenant
     remaining = services().policy.remaining_micros(tenant)
