@@ -7,7 +7,6 @@ import pytest
 from app import policy
 from app.policy import tenant_spend
 from app.runtime import TenantContext, use_tenant
-from app.services import services_of
 from tests.policy.conftest import NOON, chaos_spend, put, spend
 from tests.support.metrics_text import label_values, samples, scrape, value
 
