@@ -128,6 +128,9 @@ class Policy:
             # held (renewed) until a retry records it.
             log.warning("tenant %s: spend recorded later: %s", tenant, exc)
             self.leases.settle_later(key, PendingSettle(day, actual))
+        except BaseException:
+            self.leases.drop(key)  # not renewed for ever: it lapses within the lease
+            raise
         else:
             self.leases.drop(key)
         self.counts.request(*labels, "overshoot" if overshoot else "settled")

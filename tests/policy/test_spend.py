@@ -7,6 +7,7 @@ import pytest
 from app import policy
 from app.policy import tenant_spend
 from app.runtime import TenantContext, use_tenant
+from app.services import services_of
 from tests.policy.conftest import NOON, chaos_spend, put, spend
 from tests.support.metrics_text import label_values, samples, scrape, value
 
@@ -188,3 +189,17 @@ def test_chaos_spend_refuses_bad_query_and_is_absent_without_chaos(client):
 @pytest.mark.parametrize("extra_settings", [{"CHAOS_ENABLED": 0}])
 def test_chaos_spend_is_a_404_without_chaos_enabled(client):
     assert chaos_spend(client, "acme", "0.1").status_code == 404
+
+
+def test_a_settle_after_the_lease_ran_out_is_recorded_once(app, client, clock):
+    with app.app_context(), use_tenant(TenantContext("acme")):
+        with tenant_spend(model="model-a", estimate_usd=0.5):
+            # The holder stalls past its lease: the room is someone else's now.
+            clock.now += services_of(app).settings.lease_seconds + 1
+            assert remaining(client) == 1.0
+            assert chaos_spend(client, "acme", "0.5").status_code == 200
+            assert chaos_spend(client, "acme", "0.5").status_code == 200
+    text = scrape(client)
+    assert value(text, "tenant_spend_usd_total", tenant="acme") == 1.5  # each once
+    assert value(text, "tenant_budget_remaining_usd", tenant="acme") == 0.0
+    assert chaos_spend(client, "acme", "0.000001").status_code == 429
