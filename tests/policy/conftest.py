@@ -1,13 +1,12 @@
 """The policy under test through HTTP, on both store backends, with a clock a test moves."""
 from __future__ import annotations
 
-import flask
 import pytest
 
 from app import close_app, create_app
 from app.examples import llm_routes
-from app.policy import tenant_spend
 from app.runtime import register_tenant_blueprint
+from tests.policy.routes import spend_blueprint
 
 KEY = "policy-admin-key-5e2a"
 ADMIN = {"X-Admin-Key": KEY}
@@ -22,27 +21,6 @@ class Clock:
 
     def __call__(self) -> float:
         return self.now
-
-
-class Boom(Exception):
-    """Raised inside a spend by the test route: the model call failed."""
-
-
-def spend_blueprint() -> flask.Blueprint:
-    """A team's route: spend ``estimate``, settle ``actual`` (if given) or raise."""
-    bp = flask.Blueprint("spend_test", __name__)
-
-    @bp.route("/spend", methods=["POST"])
-    def spend():
-        body = flask.request.get_json()
-        with tenant_spend(model=body["model"], estimate_usd=body["estimate"]) as charge:
-            if body.get("fail"):
-                raise Boom("the model call failed")
-            if "actual" in body:
-                charge.settle(body["actual"])
-        return {"estimate_usd": charge.estimate_usd}
-
-    return bp
 
 
 @pytest.fixture

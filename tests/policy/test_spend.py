@@ -203,3 +203,16 @@ def test_a_settle_after_the_lease_ran_out_is_recorded_once(app, client, clock):
     assert value(text, "tenant_spend_usd_total", tenant="acme") == 1.5  # each once
     assert value(text, "tenant_budget_remaining_usd", tenant="acme") == 0.0
     assert chaos_spend(client, "acme", "0.000001").status_code == 429
+
+
+def test_a_streamed_answer_closed_early_releases_and_one_read_to_the_end_settles(client):
+    response = client.get("/t/acme/spend-streamed", buffered=False)
+    chunks = iter(response.response)
+    assert next(chunks) == b"chunk 0\n"
+    assert remaining(client) == 0.5  # held while the answer streams
+    response.close()
+    assert remaining(client) == 1.0
+    whole = client.get("/t/acme/spend-streamed")
+    assert whole.get_data() == b"chunk 0\nchunk 1\nchunk 2\n"
+    assert remaining(client) == 0.5
+    assert outcomes(client) == {"released": 1.0, "settled": 1.0}
