@@ -26,7 +26,7 @@ class PolicyCollector:
 
     def collect(self) -> Iterable[Metric]:
         self._policy.counts.flush()
-        records = self._store.tenants.first(self._settings.max_tenant_labels)
+        records = self._store.labelled_tenants(self._settings.max_tenant_labels)
         allowed = {r.tenant_id for r in records}
         now = self._policy.clock()
         states = self._store.budgets.states(sorted(allowed), utc_day(now), int(now * 1000))
