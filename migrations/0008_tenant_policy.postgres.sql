@@ -29,6 +29,9 @@ CREATE TABLE budget_reservations (
     PRIMARY KEY (tenant_id, reservation_id)
 );
 CREATE INDEX budget_reservations_by_day ON budget_reservations (tenant_id, day);
+-- What admission adds up (the held ones) without reading the day's settled rows.
+CREATE INDEX budget_reservations_held ON budget_reservations (tenant_id, day)
+    WHERE settled = 0;
 
 -- tenant_budget_rejections_total{tenant, scope}.
 CREATE TABLE budget_rejections (

@@ -52,18 +52,18 @@ class BudgetStore:
                 now_ms: int, expires_ms: int) -> Admission:
         """Hold ``estimate`` of the tenant's ``day`` until ``expires_ms``, if the cap allows."""
         with self.db.write() as conn:
-            row = conn.execute("SELECT daily_cap_micros FROM tenants WHERE tenant_id = ?",
-                               (tenant_id,)).fetchone()
+            # One round trip for the cap, the day's settled spend and what is held.
+            row = conn.execute(
+                "SELECT t.daily_cap_micros, s.day, s.day_micros, "
+                "(SELECT CAST(COALESCE(SUM(r.estimate_micros), 0) AS BIGINT) "
+                " FROM budget_reservations r WHERE r.tenant_id = t.tenant_id AND r.day = ? "
+                " AND r.settled = 0 AND r.expires_ms > ?) "
+                "FROM tenants t LEFT JOIN budget_spend s ON s.tenant_id = t.tenant_id "
+                "WHERE t.tenant_id = ?", (day, now_ms, tenant_id)).fetchone()
             cap = row[0] if row is not None else None
             if cap is None:
                 return Admission(True, None, None)
-            self._prune(conn, tenant_id, day, now_ms)
-            spend = conn.execute("SELECT day, day_micros FROM budget_spend WHERE tenant_id = ?",
-                                 (tenant_id,)).fetchone()
-            held = conn.execute(
-                "SELECT CAST(COALESCE(SUM(estimate_micros), 0) AS BIGINT) "
-                "FROM budget_reservations WHERE tenant_id = ? AND day = ? AND settled = 0 "
-                "AND expires_ms > ?", (tenant_id, day, now_ms)).fetchone()[0]
+            spend, held = (None if row[1] is None else (row[1], row[2])), row[3]
             remaining = max(0, cap - _settled_in(spend, day) - held)
             if estimate > remaining:
                 return Admission(False, cap, remaining)
@@ -77,7 +77,9 @@ class BudgetStore:
         """Record ``actual`` as spent in ``day``, once: False if it was settled before.
 
         A reservation whose lease ran out (or that was never taken: no cap) is recorded
-        all the same; its row, kept settled, makes a second settle of it a no-op.
+        all the same; its row, kept settled, makes a second settle of it a no-op. Old rows
+        are pruned here, not in ``reserve``: every spend settles or releases, and the
+        admission's transaction, which every spend of the tenant waits for, stays short.
         """
         with self.db.write() as conn:
             self._prune(conn, tenant_id, day, now_ms)
