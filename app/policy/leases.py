@@ -66,10 +66,11 @@ class LeaseKeeper:
         if not held:
             return
         now = self.now_ms()
-        lapsed = self._store.budgets.renew(held, now, now + self.lease_ms)
+        missed = self._store.budgets.renew(held, now, now + self.lease_ms)
         with self._lock:
-            self._held -= lapsed - set(self._pending)
-        for tenant, reservation in sorted(lapsed):
+            self._held -= set(missed) - set(self._pending)
+        # The others were settled or released while this renewal ran: nothing to say.
+        for tenant, reservation in sorted(key for key, lapsed in missed.items() if lapsed):
             # Its holder stalled longer than the lease: its room may be someone else's
             # now. Its settle is still recorded (exactly once) when it comes.
             log.warning("tenant %s: budget reservation %s lapsed before it was settled",

@@ -118,20 +118,24 @@ class BudgetStore:
                          "AND reservation_id = ? AND settled = 0", (tenant_id, reservation_id))
 
     def renew(self, held: Iterable[tuple[str, str]], now_ms: int,
-              expires_ms: int) -> set[tuple[str, str]]:
-        """Extend the leases of live reservations; returns those that had lapsed already.
+              expires_ms: int) -> dict[tuple[str, str], bool]:
+        """Extend the leases of live reservations; returns those not renewed, each with
+        True if its lease had lapsed, False if it was settled or released meanwhile.
 
         A lapsed lease is never revived: its room may have been given to another spend.
         """
-        lapsed = set()
+        missed = {}
         with self.db.write() as conn:
             for key in held:
-                if not conn.execute(
+                if conn.execute(
                         "UPDATE budget_reservations SET expires_ms = ? WHERE tenant_id = ? "
                         "AND reservation_id = ? AND settled = 0 AND expires_ms > ?",
                         (expires_ms, key[0], key[1], now_ms)).rowcount:
-                    lapsed.add(key)
-        return lapsed
+                    continue
+                missed[key] = conn.execute(
+                    "SELECT 1 FROM budget_reservations WHERE tenant_id = ? "
+                    "AND reservation_id = ? AND settled = 0", key).fetchone() is not None
+        return missed
 
     def states(self, tenant_ids: list[str], day: str, now_ms: int) -> dict[str, BudgetState]:
         """Each tenant's cap, its ``day``'s settled and held spend, and its total."""

@@ -59,7 +59,7 @@ def test_a_lapsed_lease_frees_the_room_and_its_late_settle_counts_once(budgets):
     assert not reserve(budgets, "r2", 1, now=T0 + 999).admitted
     later = T0 + 1_000
     assert state(budgets, now=later).remaining_micros == 1_000_000
-    assert budgets.renew([("acme", "dead")], later, later + LEASE) == {("acme", "dead")}
+    assert budgets.renew([("acme", "dead")], later, later + LEASE) == {("acme", "dead"): True}
     assert state(budgets, now=later).held_micros == 0  # a lapsed lease is never revived
     assert reserve(budgets, "r2", 500_000, now=later).admitted
     assert budgets.settle("acme", "dead", DAY, 1_000_000, later + 5)
@@ -72,8 +72,18 @@ def test_a_lapsed_lease_frees_the_room_and_its_late_settle_counts_once(budgets):
 
 def test_renew_keeps_a_live_lease(budgets):
     assert reserve(budgets, "r1", 1_000_000, lease=1_000).admitted
-    assert budgets.renew([("acme", "r1")], T0 + 500, T0 + 5_000) == set()
+    assert budgets.renew([("acme", "r1")], T0 + 500, T0 + 5_000) == {}
     assert state(budgets, now=T0 + 4_999).remaining_micros == 0
+
+
+def test_renew_tells_a_lapsed_lease_from_one_settled_or_released_meanwhile(budgets):
+    for rid in ("settled", "released", "lapsed"):
+        assert reserve(budgets, rid, 100_000, lease=1_000).admitted
+    assert budgets.settle("acme", "settled", DAY, 100_000, T0)
+    budgets.release("acme", "released")
+    keys = [("acme", rid) for rid in ("settled", "released", "lapsed")]
+    assert budgets.renew(keys, T0 + 1_000, T0 + 5_000) == {
+        ("acme", "settled"): False, ("acme", "released"): False, ("acme", "lapsed"): True}
 
 
 def test_a_new_day_counts_from_zero_and_a_late_settle_of_yesterday_adds_to_the_total(budgets):
