@@ -99,6 +99,10 @@ class Policy:
             raise BudgetExceeded(tenant, "request", limit_micros=limit)
         now = self.clock()
         day, now_ms = utc_day(now), int(now * 1000)
+        if record is None or record.daily_cap_micros is None:
+            # No daily cap in the config this request runs with: nothing to reserve, no
+            # write lock to take (the settle still records the spend).
+            return day
         admission = self.store.budgets.reserve(tenant, reservation, day, charge.estimate_micros,
                                                now_ms, now_ms + self.leases.lease_ms)
         if not admission.admitted:
