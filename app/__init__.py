@@ -14,6 +14,7 @@ from prometheus_client import CollectorRegistry
 
 from . import admin, chaos, metrics, readiness, runtime, tenant_readiness
 from .errors import register_error_handlers
+from .flask_app import TenantgateFlask
 from .limits import LimitCollector, open_limiter
 from .metrics import LabelCapCollector, Metrics
 from .openapi import init_api
@@ -21,8 +22,8 @@ from .policy import Policy, PolicyCollector
 from .readiness import Drain, GlobalReadiness, global_checks
 from .request_body import init_request_body
 from .request_limits import init_request_limits
-from .runtime import (RuntimeFactory, TenantRuntimes, ThreadShare, UploadCollector,
-                      UploadPruner)
+from .runtime import (HealthStateCollector, Rechecker, RuntimeFactory, TenantResources,
+                      TenantRuntimes, ThreadShare, UploadCollector, UploadPruner)
 from .services import EXTENSION, Services, services_of
 from .settings import Settings, is_setting, load_settings
 from .store import open_store
@@ -33,7 +34,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build an app: settings (environment, then ``config``), services, concerns."""
     config = dict(config or {})
     settings: Settings = load_settings(overrides=config)
-    app = Flask(__name__, static_folder=None)
+    app = TenantgateFlask(__name__, static_folder=None)
     app.config.update({k: v for k, v in config.items() if not is_setting(k)})
     services = build_services(settings, app)
     app.extensions[EXTENSION] = services
@@ -57,19 +58,24 @@ def build_services(settings: Settings, app: Flask) -> Services:
     drain = Drain()
     global_readiness = GlobalReadiness(global_checks(store, drain), the_metrics)
     service = TenantReadiness(store, settings, global_readiness.is_ready)
-    factory = RuntimeFactory(settings, store, limiter, app.app_context)
+    resources = TenantResources()
+    factory = RuntimeFactory(settings, store, limiter, app.app_context, resources)
+    tenants = TenantRuntimes(store, settings, factory)
     # POLICY_CLOCK (a config key, not a setting): tests move the UTC day with it.
     policy = Policy(store, settings, app.config.get("POLICY_CLOCK", time.time))
     return Services(
         settings=settings, store=store, metrics=the_metrics, limiter=limiter, drain=drain,
         readiness=global_readiness, tenant_readiness=service,
         thread_share=ThreadShare(settings.tenant_thread_share),
-        tenants=TenantRuntimes(store, settings, factory),
+        tenants=tenants,
         upload_pruner=UploadPruner(store, settings), policy=policy,
+        resources=resources,
+        rechecker=Rechecker(tenants, store, settings, the_metrics.tenant_rechecks),
         collectors=(LabelCapCollector(store, settings),
                     TenantReadinessCollector(store, settings, service),
                     UploadCollector(store, settings),
                     LimitCollector(store, settings, limiter),
+                    HealthStateCollector(store, settings),
                     PolicyCollector(store, settings, policy)))
 
 

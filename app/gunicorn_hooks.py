@@ -100,6 +100,7 @@ def post_worker_init(worker, server_settings: ServerSettings) -> None:
     app = worker.wsgi
     found = services_of(app)
     found.upload_pruner.start()
+    found.rechecker.start()
     drain = found.drain
     seconds = found.settings.shutdown_drain_seconds
     graceful_exit = worker.handle_exit

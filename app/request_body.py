@@ -85,8 +85,10 @@ DRAIN_CHUNK = 1 << 16
 
 
 def drain_refused_body(response: Response) -> Response:
+    if response.status_code < 400:
+        return response  # answered as asked: the body was the app's to read
     length, limit = request.content_length, request.max_content_length
-    if response.status_code < 400 or not length or (limit is not None and length > limit):
+    if not length or (limit is not None and length > limit):
         return response
     sock = request.environ.get("gunicorn.socket")
     previous = sock.gettimeout() if sock is not None else None

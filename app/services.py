@@ -17,7 +17,7 @@ if TYPE_CHECKING:  # the concerns import this module for the accessor: no cycle 
     from .metrics import Metrics
     from .policy import Policy
     from .readiness import Drain, GlobalReadiness
-    from .runtime import TenantRuntimes, ThreadShare, UploadPruner
+    from .runtime import Rechecker, TenantResources, TenantRuntimes, ThreadShare, UploadPruner
     from .settings import Settings
     from .store import Store
     from .tenant_readiness import TenantReadiness
@@ -38,6 +38,9 @@ class Services:
     tenants: "TenantRuntimes"
     upload_pruner: "UploadPruner"
     policy: "Policy"
+    # Application teams' per-tenant resources (registered before the first request).
+    resources: "TenantResources"
+    rechecker: "Rechecker"
     # Scrape-time metric sources (each with ``collect()``), rendered by /metrics.
     collectors: tuple[Any, ...]
 
@@ -45,6 +48,7 @@ class Services:
         """Stop every thread these services started, then close the store."""
         self.policy.close()  # settles it could not record yet, its last counts
         self.upload_pruner.stop()
+        self.rechecker.stop()
         self.tenants.close()
         self.tenant_readiness.close()
         self.limiter.close()  # its refusal flusher, backend and private slot directory

@@ -50,6 +50,9 @@ class Settings:
     max_upload_bytes: int = 10 * 1024 * 1024
     shutdown_drain_seconds: float = 5.0
     validator_timeout_seconds: float = 5.0
+    # Fleet-wide rechecks of every loaded tenant (contract sec. 12): 0 turns them off.
+    recheck_seconds: float = 60.0
+    recheck_max_seconds: float = 600.0
     limit_state_dir: str | None = None
     max_limits_per_tenant: int = 16
     request_threads: int = 8
@@ -179,6 +182,8 @@ _FIELDS: dict[str, tuple[str, Callable[[str, str], Any]]] = {
     "MAX_UPLOAD_BYTES": ("max_upload_bytes", _int(1024)),
     "SHUTDOWN_DRAIN_SECONDS": ("shutdown_drain_seconds", _float),
     "VALIDATOR_TIMEOUT_SECONDS": ("validator_timeout_seconds", _float),
+    "RECHECK_SECONDS": ("recheck_seconds", _float),
+    "RECHECK_MAX_SECONDS": ("recheck_max_seconds", _float),
     "LIMIT_STATE_DIR": ("limit_state_dir", _text),
     # The defaults (DEFAULT_TENANT_LIMITS) are limits of every tenant: they must fit.
     "MAX_LIMITS_PER_TENANT": ("max_limits_per_tenant", _int(len(DEFAULT_TENANT_LIMITS))),

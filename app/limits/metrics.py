@@ -34,16 +34,23 @@ class LimitCollector:
         yield inflight
         yield from self._tenant_families()
 
+    def _inflight_many(self, wanted: list[tuple[str, str, int]]) -> list[int]:
+        backend = self._limiter.backend
+        many = getattr(backend, "inflight_many", None)  # a backend that counts all at once
+        if many is not None:
+            return many(wanted)
+        return [backend.inflight(owner, name, cap) for owner, name, cap in wanted]
+
     def _tenant_families(self) -> Iterable[Metric]:
         self._limiter.counter.flush()  # this worker's pending refusals, before reading
         records = self._store.labelled_tenants(self._settings.max_tenant_labels)
         allowed = {r.tenant_id for r in records}
         inflight = GaugeMetricFamily("tenant_limit_inflight", "Tenant permits held now",
                                      labels=["tenant", "limit"])
-        for record in records:
-            for name, cap in sorted(tenant_limits(record.limits).items()):
-                inflight.add_metric([record.tenant_id, name],
-                                    self._limiter.backend.inflight(record.tenant_id, name, cap))
+        wanted = [(record.tenant_id, name, cap) for record in records
+                  for name, cap in sorted(tenant_limits(record.limits).items())]
+        for (tenant, name, _), held in zip(wanted, self._inflight_many(wanted)):
+            inflight.add_metric([tenant, name], held)
         yield inflight
         rejections = CounterMetricFamily(
             "tenant_limit_rejections", "Requests refused by a concurrency limit",

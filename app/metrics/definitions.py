@@ -43,3 +43,8 @@ class Metrics:
         self.tenancy_fallback = Counter(
             "tenancy_fallback", "Code that needed a tenant context and fell back to default:main",
             ["tenant", "workspace", "component"], registry=registry)
+        # Scheduled rechecks of tenants' validators (app/runtime/rechecks.py), by result;
+        # no tenant label (tenant_health_state says which tenant is in which state).
+        self.tenant_rechecks = Counter(
+            "tenant_rechecks", "Scheduled tenant rechecks by result", ["result"],
+            registry=registry)

@@ -43,6 +43,14 @@ def push_request_context(context: TenantContext) -> None:
     g.tenant_context = context
 
 
+def active_tenant() -> TenantContext | None:
+    """The TenantContext of a tenant request or a ``use_tenant`` block; None elsewhere
+    (no fallback: for callers that must not act for the wrong tenant)."""
+    if has_request_context() and g.get("tenant_context") is not None:
+        return g.tenant_context
+    return _background.get()
+
+
 def current_tenant(component: str = "unknown") -> TenantContext:
     """The active TenantContext; ``component`` names the caller in the fallback counter."""
     if has_request_context() and g.get("tenant_context") is not None:

@@ -12,14 +12,17 @@ from ..store import Store, TenantRecord
 from .cache import NamespacedCache
 from .context import TenantContext, use_tenant
 from .directory_check import check_directories
+from .health import PERMANENT, ValidationFailure
+from .resources import TenantResources
 from .tenant_runtime import TenantRuntime
 from .uploads import UploadFiles, UploadWorker
 
 
 class RuntimeFactory:
     def __init__(self, settings: Settings, store: Store, limiter: Limiter,
-                 app_context: Callable[[], ContextManager]):
+                 app_context: Callable[[], ContextManager], resources: TenantResources):
         self._settings = settings
+        self._resources = resources
         self._store = store
         self._limiter = limiter
         self._app_context = app_context
@@ -33,17 +36,28 @@ class RuntimeFactory:
             if not Path(path).resolve().is_relative_to(root):
                 raise ValueError(f"{path} is outside TENANT_DATA_ROOT")
         tenant = record.tenant_id
+        resources = self._resources.build(record)  # raises for the first failing factory
         uploads = UploadFiles(record.uploads_dir)
         worker = UploadWorker(tenant, uploads, self._store.uploads,
                               permit=lambda: self._limiter.background_hold(
                                   tenant, record.limits, "ocr"),
                               context=lambda: self._background(tenant))
-        return TenantRuntime(record, NamespacedCache(tenant), uploads, worker)
+        return TenantRuntime(record, NamespacedCache(tenant), uploads, worker, resources)
 
     def validate(self, runtime: TenantRuntime) -> None:
-        """The built-in validator: the tenant's directories are usable and its own."""
+        """Every validator of the tenant, under one deadline (app/runtime/validation.py): the
+        built-in one (its directories are usable and its own), then its resources' ones."""
         self._chaos(runtime.record, "validator")
-        check_directories(runtime.record.data_dir, runtime.record.uploads_dir)
+        try:
+            check_directories(runtime.record.data_dir, runtime.record.uploads_dir)
+        except ValidationFailure as failure:
+            if failure.kind == PERMANENT:
+                raise
+            # Transient: the resources are still checked, as a permanent failure of theirs
+            # decides the state.
+            runtime.resources.validate(runtime.record)
+            raise
+        runtime.resources.validate(runtime.record)
 
     @contextmanager
     def _background(self, tenant: str):

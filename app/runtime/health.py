@@ -13,14 +13,22 @@ TRANSIENT, PERMANENT = "transient", "permanent"
 
 
 class ValidationFailure(Exception):
-    """Raised by a validator: ``kind`` is transient or permanent, with a plain reason."""
+    """Raised by a validator: ``kind`` is transient or permanent, with a plain reason.
 
-    def __init__(self, reason: str, kind: str = TRANSIENT):
+    ``recovery=`` is the same as ``kind`` under the name application teams use (sec. 12).
+    """
+
+    def __init__(self, reason: str, kind: str = TRANSIENT, *, recovery: str | None = None):
+        kind = recovery if recovery is not None else kind
         if kind not in (TRANSIENT, PERMANENT):
             raise ValueError(f"kind must be {TRANSIENT!r} or {PERMANENT!r}")
         super().__init__(reason)
         self.reason = reason
         self.kind = kind
+
+    @property
+    def recovery(self) -> str:
+        return self.kind
 
 
 @dataclass(frozen=True)
@@ -28,6 +36,7 @@ class Outcome:
     ok: bool
     kind: str | None = None
     reason: str | None = None
+    timed_out: bool = False  # the validator overran its deadline (or has not returned since)
 
 
 OK = Outcome(True)

@@ -8,6 +8,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 
 from ..settings import Settings
 from ..store import Store
+from ..store.health import STATES
 from .upload_intake import free_bytes
 
 log = logging.getLogger(__name__)
@@ -50,4 +51,22 @@ class UploadCollector:
         family = GaugeMetricFamily(
             "storage_free_bytes", "Free bytes on the file system of TENANT_DATA_ROOT")
         family.add_metric([], free)
+        yield family
+
+
+class HealthStateCollector:
+    """``tenant_health_state{tenant, state}``: 1 for each tenant's current health state, 0
+    for the others, from the store at every scrape (the same on every worker and host)."""
+
+    def __init__(self, store: Store, settings: Settings):
+        self._store = store
+        self._settings = settings
+
+    def collect(self) -> Iterable[Metric]:
+        family = GaugeMetricFamily(
+            "tenant_health_state", "A tenant's health state: 1 for the current one",
+            labels=["tenant", "state"])
+        for record in self._store.labelled_tenants(self._settings.max_tenant_labels):
+            for state in STATES:
+                family.add_metric([record.tenant_id, state], float(record.health == state))
         yield family

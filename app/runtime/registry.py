@@ -13,7 +13,8 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from .health import DISABLED, HEALTHY, PENDING, UNVERIFIED, next_state
+from .health import (DISABLED, HEALTHY, PENDING, PERMANENT, TRANSIENT, UNVERIFIED, Outcome,
+                     next_state)
 from .validation import Validator, ValidatorCall
 
 log = logging.getLogger(__name__)
@@ -48,6 +49,7 @@ class _Entry:
     reason: str | None
     version: str  # the stored record's updated_at this entry was built from
     runtime: Any = None
+    outcome: Outcome | None = None  # of the latest build or validation
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -137,6 +139,11 @@ class TenantRegistry:
 
     def recheck(self, tenant_id: str) -> tuple[str, str | None]:
         """Validate now (building first if needed); returns (state, reason)."""
+        state, reason, _ = self.recheck_outcome(tenant_id)
+        return state, reason
+
+    def recheck_outcome(self, tenant_id: str) -> tuple[str, str | None, Outcome]:
+        """Validate now (building first if needed); returns (state, reason, outcome)."""
         entry = self._entries.get(tenant_id)
         if entry is None:
             raise TenantNotFound(tenant_id)
@@ -146,7 +153,15 @@ class TenantRegistry:
                 self._build(entry, recheck=True)
             else:
                 self._validate(entry)
-            return entry.health, entry.reason
+                if entry.health == DISABLED and entry.runtime is not None:
+                    # Failed for good: its workers and resources stop now; a later
+                    # recheck builds it afresh.
+                    runtime, entry.runtime = entry.runtime, None
+                    _stop(runtime)
+            # No outcome: the tenant was reloaded while it was being built; it is validated
+            # afresh by its next use.
+            return entry.health, entry.reason, entry.outcome or Outcome(
+                False, TRANSIENT, "reloaded during the recheck")
 
     # -- internals ---------------------------------------------------------------------
     def _build(self, entry: _Entry, recheck: bool = False) -> None:
@@ -154,7 +169,9 @@ class TenantRegistry:
             runtime = entry.factory()
         except Exception as exc:  # a failed factory disables this tenant only
             log.warning("tenant %s: build failed: %s", entry.tenant_id, exc)
-            self._set_health(entry, DISABLED, f"build failed: {type(exc).__name__}: {exc}")
+            reason = f"build failed: {type(exc).__name__}: {exc}"
+            entry.outcome = Outcome(False, PERMANENT, reason)
+            self._set_health(entry, DISABLED, reason)
             return
         if self._entries.get(entry.tenant_id) is not entry:
             _stop(runtime)  # unregistered (or replaced) while building: leave no zombie
@@ -167,7 +184,7 @@ class TenantRegistry:
             _stop(runtime)
 
     def _validate(self, entry: _Entry) -> str:
-        outcome = entry.validation.run(entry.runtime)
+        outcome = entry.outcome = entry.validation.run(entry.runtime)
         state = next_state(entry.health, outcome)
         self._set_health(entry, state, outcome.reason)
         return state

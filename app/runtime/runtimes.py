@@ -18,7 +18,7 @@ from ..settings import Settings
 from ..store import HealthRecord, Store, TenantRecord
 from ..tenants.hosts import normalize_host
 from .factory import RuntimeFactory
-from .health import DISABLED
+from .health import DISABLED, Outcome
 from .registry import TenantDisabled, TenantNotFound, TenantRegistry
 from .tenant_runtime import TenantRuntime
 
@@ -87,6 +87,17 @@ class TenantRuntimes:
         self._ensure_registered(tenant, for_recheck=True)
         self.registry.recheck(tenant)
         return self.store.health.get(tenant)
+
+    def recheck_loaded(self, tenant: str) -> Outcome | None:
+        """A scheduled recheck (app/runtime/rechecks.py) of a tenant this worker holds;
+        None when it is no longer loaded (then its next use validates it)."""
+        self.sync()
+        if tenant not in self.registry:
+            return None
+        try:
+            return self.registry.recheck_outcome(tenant)[2]
+        except TenantNotFound:
+            return None
 
     def close(self) -> None:
         self.registry.close()

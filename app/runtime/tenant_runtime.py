@@ -3,13 +3,14 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import free_json
 from ..store import TenantRecord
 from ..tenants.files import SYMLINK, RefusedFile, TenantDirectory
 from .cache import NamespacedCache
+from .resources import BuiltResources
 from .uploads import UploadFiles, UploadWorker
 
 log = logging.getLogger(__name__)
@@ -23,6 +24,8 @@ class TenantRuntime:
     cache: NamespacedCache
     uploads: UploadFiles
     worker: UploadWorker
+    # Application teams' objects (app/runtime/resources.py), closed when the runtime stops.
+    resources: BuiltResources = field(default_factory=lambda: BuiltResources(""))
 
     @property
     def tenant(self) -> str:
@@ -81,6 +84,7 @@ class TenantRuntime:
     def stop(self) -> bool:
         """Stop the tenant's workers; True when every thread is gone."""
         stopped = self.worker.stop()
+        self.resources.close()
         self.cache.clear()
         if not stopped:
             log.error("tenant %s: upload worker did not stop in time", self.tenant)

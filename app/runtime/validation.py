@@ -30,7 +30,8 @@ class ValidatorCall:
         if self._validator is None:
             return OK
         if self._running is not None and not self._running.done():
-            return Outcome(False, TRANSIENT, "previous validator call has not returned")
+            return Outcome(False, TRANSIENT, "previous validator call has not returned",
+                           timed_out=True)
         future: Future = Future()
         validator = self._validator
 
@@ -50,5 +51,5 @@ class ValidatorCall:
         except Exception as exc:  # an unexpected validator error is a transient failure
             if not future.done():  # abandoned at the deadline; it may finish on its own
                 return Outcome(False, TRANSIENT,
-                               f"validator timed out after {self._timeout:g}s")
+                               f"validator timed out after {self._timeout:g}s", timed_out=True)
             return Outcome(False, TRANSIENT, f"validator raised {type(exc).__name__}: {exc}")

@@ -11,13 +11,14 @@ from .errors import StoreUnavailable
 from .health import HealthRecord, HealthStore
 from .limits import LimitStore
 from .migrations import migrate
+from .rechecks import RecheckStore
 from .tenant_readiness import TenantReadinessStore
 from .tenants import DirectoryTaken, HostTaken, LabelCapReached, TenantRecord, TenantStore
 from .uploads import QuotaExceeded, UploadRecord, UploadRecords
 
 __all__ = ["Store", "Admission", "BudgetState", "BudgetStore", "HealthRecord", "DirectoryTaken",
-           "StoreUnavailable", "HostTaken", "LabelCapReached", "QuotaExceeded", "TenantRecord",
-           "TenantStore", "UploadRecord", "UploadRecords", "open_store"]
+           "StoreUnavailable", "HostTaken", "LabelCapReached", "QuotaExceeded", "RecheckStore",
+           "TenantRecord", "TenantStore", "UploadRecord", "UploadRecords", "open_store"]
 
 
 WRITE_PROBE_SECONDS = 5.0
@@ -41,6 +42,7 @@ class Store:
         self.limits = LimitStore(db)
         self.uploads = UploadRecords(db)
         self.budgets = BudgetStore(db)
+        self.rechecks = RecheckStore(db)
 
     def change_token(self) -> tuple[int, int]:
         """A token that changes with every change of tenant state, asked at every tenant

@@ -1,8 +1,7 @@
 """Forward-only schema migrations: ``migrations/NNNN_name.sql``, each applied once.
 
 The applied version is ``PRAGMA user_version`` on SQLite and the
-``schema_version`` table on PostgreSQL: every file numbered above it is applied, in
-order (numbers increase but need not be contiguous), where ``NNNN_name.postgres.sql`` replaces
+``schema_version`` table on PostgreSQL, where ``NNNN_name.postgres.sql`` replaces
 ``NNNN_name.sql`` when the dialects differ. The runner holds the store's write
 lock (BEGIN IMMEDIATE; an advisory lock on PostgreSQL) while it reads the version
 and applies what is missing, so several workers or hosts starting at once apply
@@ -44,11 +43,9 @@ def discover(directory: Path = MIGRATIONS_DIR, dialect: str = "sqlite") -> list[
             continue
         if specific or version not in chosen:
             chosen[version] = path
-    found = [Migration(v, p) for v, p in sorted(chosen.items())]
-    if found and found[0].version != 1:
-        raise RuntimeError(f"migrations in {directory} must start at 0001; "
-                           f"found {[m.version for m in found]}")
-    return found
+    # A number may be missing (numbers are handed out ahead of the schema they name);
+    # every store applies the files in the order of their numbers, each once.
+    return [Migration(v, p) for v, p in sorted(chosen.items())]
 
 
 def split_statements(script: str) -> list[str]:
@@ -97,9 +94,9 @@ def migrate(db: SQLiteDatabase, directory: Path = MIGRATIONS_DIR) -> int:
     """Apply every migration newer than the store's version; returns the resulting version."""
     dialect = getattr(db, "dialect", "sqlite")
     migrations = discover(directory, dialect)
-    latest = migrations[-1].version if migrations else 0
     with db.write() as conn:
         current = _version(dialect, conn)
+        latest = migrations[-1].version if migrations else 0
         if current > latest:
             raise RuntimeError(f"the store is at schema version {current}, newer than this "
                                f"code knows ({latest}); refusing to run")

@@ -9,7 +9,6 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from app.examples import llm_routes
-from app.runtime import register_tenant_blueprint
 from app.services import services_of
 from tests.support.metrics_text import label_values, samples, scrape, value, wait_for_metric
 from tests.support.polling import poll
@@ -34,8 +33,9 @@ def settings_overrides(request):
 
 @pytest.fixture
 def app(app):
-    # The example blueprint, registered the documented way before the first request.
-    register_tenant_blueprint(app, llm_routes.blp)
+    # The example blueprint and its model client, registered the documented way before
+    # the first request.
+    llm_routes.init_app(app)
     return app
 
 
@@ -183,7 +183,7 @@ def test_example_llm_routes_answer_and_refuse_with_429_when_saturated(app, clien
         response = client.post(f"/t/a/llm/{role}")
         assert response.status_code == 200
         assert response.get_json() == {"tenant": "a", "workspace": "main", "role": role,
-                                       "answer": "ok"}
+                                       "model": "echo", "answer": "ok"}
     students = Held(app, "a", "llm_student", 2)
     try:
         assert_refused(client.post("/t/a/llm/student"), 429, "tenant", "llm_student")

@@ -42,10 +42,13 @@ def series_bound(app) -> int:
     statuses = len(STATUSES) + 5  # and 1xx ... 5xx
     checks, components = 2, 8
     models, workspaces = MAX_ALLOWED_MODELS + 1, 2  # a tenant's allowed ones and other
+    recheck_results, health_states = 4, 4
     per_process = (1 + 2 + 18 + checks + methods * routes * statuses * HTTP_HISTOGRAM_SERIES
-                   + 2 * methods * statuses + 2 * methods + 2 * components)
+                   + 2 * methods * statuses + 2 * methods + 2 * components
+                   + 2 * recheck_results)
     from_the_store = (3 + tenants * (2 + 14) + 2 * global_limits + tenants * limits
                       + tenants * (limits + 1 + global_limits) + 2 * tenants + 2
+                      + health_states * tenants
                       + tenants * (3 + 2 + workspaces * models * len(OUTCOMES)))
     return per_process + from_the_store
 

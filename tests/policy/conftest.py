@@ -50,7 +50,7 @@ def app(request, backend, tmp_path, monkeypatch, clock, extra_settings):
     if backend == "postgres":
         config["TENANT_DB_URL"] = request.getfixturevalue("postgres_url")
     app = create_app(config)
-    register_tenant_blueprint(app, llm_routes.blp)
+    llm_routes.init_app(app)
     register_tenant_blueprint(app, spend_blueprint())
     yield app
     close_app(app)

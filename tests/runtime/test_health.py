@@ -56,11 +56,18 @@ def test_ok_is_a_passing_outcome_without_kind_or_reason():
 
 
 @pytest.mark.parametrize("kwargs, kind", [({}, TRANSIENT), ({"kind": TRANSIENT}, TRANSIENT),
-                                          ({"kind": PERMANENT}, PERMANENT)])
+                                          ({"kind": PERMANENT}, PERMANENT),
+                                          ({"recovery": TRANSIENT}, TRANSIENT),
+                                          ({"recovery": PERMANENT}, PERMANENT)])
 def test_a_validation_failure_carries_its_kind_and_reason(kwargs, kind):
     failure = ValidationFailure("uploads_dir not writable", **kwargs)
-    assert (failure.kind, failure.reason, str(failure)) == \
-        (kind, "uploads_dir not writable", "uploads_dir not writable")
+    assert (failure.kind, failure.recovery, failure.reason, str(failure)) == \
+        (kind, kind, "uploads_dir not writable", "uploads_dir not writable")
+
+
+def test_a_validation_failure_refuses_an_unknown_recovery():
+    with pytest.raises(ValueError, match="kind must be"):
+        ValidationFailure("x", recovery="later")
 
 
 @pytest.mark.parametrize("kind", ["fatal", "", None, "PERMANENT"])
