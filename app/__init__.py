@@ -6,6 +6,7 @@ concern wire its routes and hooks with the same ``init_app(app, services)``.
 """
 from __future__ import annotations
 
+import time
 from typing import Any, Mapping
 
 from flask import Flask
@@ -18,6 +19,7 @@ from .jobs import JobCollector, JobExecution, JobKinds, JobRunner
 from .limits import LimitCollector, open_limiter
 from .metrics import LabelCapCollector, Metrics
 from .openapi import init_api
+from .policy import Policy, PolicyCollector
 from .readiness import Drain, GlobalReadiness, global_checks
 from .request_body import init_request_body
 from .request_limits import init_request_limits
@@ -64,12 +66,14 @@ def build_services(settings: Settings, app: Flask) -> Services:
     jobs = JobRunner(store, settings,
                      JobExecution(store, settings, kinds, tenants, limiter, app.app_context),
                      kinds)
+    # POLICY_CLOCK (a config key, not a setting): tests move the UTC day with it.
+    policy = Policy(store, settings, app.config.get("POLICY_CLOCK", time.time))
     return Services(
         settings=settings, store=store, metrics=the_metrics, limiter=limiter, drain=drain,
         readiness=global_readiness, tenant_readiness=service,
         thread_share=ThreadShare(settings.tenant_thread_share),
         tenants=tenants,
-        upload_pruner=UploadPruner(store, settings),
+        upload_pruner=UploadPruner(store, settings), policy=policy,
         resources=resources,
         rechecker=Rechecker(tenants, store, settings, the_metrics.tenant_rechecks),
         jobs=jobs,
@@ -78,7 +82,8 @@ def build_services(settings: Settings, app: Flask) -> Services:
                     UploadCollector(store, settings),
                     LimitCollector(store, settings, limiter),
                     HealthStateCollector(store, settings),
-                    JobCollector(store, settings)))
+                    JobCollector(store, settings),
+                    PolicyCollector(store, settings, policy)))
 
 
 def close_app(app: Flask) -> None:

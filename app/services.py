@@ -16,6 +16,7 @@ if TYPE_CHECKING:  # the concerns import this module for the accessor: no cycle 
     from .jobs import JobRunner
     from .limits import Limiter
     from .metrics import Metrics
+    from .policy import Policy
     from .readiness import Drain, GlobalReadiness
     from .runtime import Rechecker, TenantResources, TenantRuntimes, ThreadShare, UploadPruner
     from .settings import Settings
@@ -37,6 +38,7 @@ class Services:
     thread_share: "ThreadShare"
     tenants: "TenantRuntimes"
     upload_pruner: "UploadPruner"
+    policy: "Policy"
     # Application teams' per-tenant resources (registered before the first request).
     resources: "TenantResources"
     rechecker: "Rechecker"
@@ -47,6 +49,7 @@ class Services:
     def close(self) -> None:
         """Stop every thread these services started, then close the store."""
         self.jobs.stop()  # before the tenants: a running job may still use its runtime
+        self.policy.close()  # settles it could not record yet, its last counts
         self.upload_pruner.stop()
         self.rechecker.stop()
         self.tenants.close()

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 from typing import Any, Callable, Mapping
 
 TENANT_ID_PATTERN = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
@@ -67,6 +68,8 @@ class Settings:
     job_runner_threads: int = 2
     job_retry_seconds: float = 1.0
     job_poll_seconds: float = 0.5
+    # The example LLM routes' price table: model -> USD per million prompt characters.
+    llm_prices: Mapping[str, Decimal] = field(default_factory=dict)
 
     @property
     def tenant_thread_share(self) -> int:
@@ -131,6 +134,22 @@ def _keys(name: str, raw: str) -> tuple[str, ...]:
     return tuple(k.strip() for k in raw.split(",") if k.strip())
 
 
+def _prices(name: str, raw: str) -> dict[str, Decimal]:
+    prices: dict[str, Decimal] = {}
+    for pair in (p.strip() for p in raw.split(",") if p.strip()):
+        model, sep, text = pair.partition("=")
+        try:
+            price = Decimal(text.strip())
+        except InvalidOperation:
+            price = None
+        if not sep or not model.strip() or price is None or not price.is_finite() \
+                or not 0 <= price <= 1_000_000:
+            raise SettingsError(name, "must be model=USD per million characters, "
+                                      f"comma-separated, got {pair!r}")
+        prices[model.strip()] = price
+    return prices
+
+
 def _tenant_id(name: str, raw: str) -> str | None:
     if raw == "":
         return None
@@ -191,6 +210,7 @@ _FIELDS: dict[str, tuple[str, Callable[[str, str], Any]]] = {
     "JOB_RUNNER_THREADS": ("job_runner_threads", _int(1)),
     "JOB_RETRY_SECONDS": ("job_retry_seconds", _float),
     "JOB_POLL_SECONDS": ("job_poll_seconds", _positive),
+    "LLM_PRICES": ("llm_prices", _prices),
 }
 
 SETTING_NAMES = frozenset(_FIELDS)

@@ -8,6 +8,7 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate, valida
 from .. import free_json
 from ..services import services
 from ..limits.names import RESERVED_NAMES
+from ..policy.schemas import BudgetSchema, ModelsSchema
 from ..settings import DEFAULT_TENANT_LIMITS
 from ..tenants.hosts import normalize_host
 
@@ -102,6 +103,8 @@ class TenantPutSchema(Schema):
     limits = NamedLimits(load_default=dict)
     extra = FreeJson(load_default=dict)
     quota = fields.Nested(QuotaSchema(), load_default=dict)
+    models = fields.Nested(ModelsSchema(), load_default=dict)
+    budget = fields.Nested(BudgetSchema(), load_default=dict)
 
     @validates("hosts")
     def unique_hosts(self, hosts, **kwargs):
@@ -124,6 +127,9 @@ class TenantSchema(Schema):
     limits = fields.Dict(keys=fields.String(), values=fields.Integer())
     extra = fields.Dict()
     quota = fields.Dict(keys=fields.String(), values=fields.Integer())
+    models = fields.Dict(metadata={"description": '{"allowed": [...]}, or {}: every model'})
+    budget = fields.Dict(keys=fields.String(), values=fields.Float(),
+                         metadata={"description": "daily_cap_usd, max_per_request_usd"})
     created_at = fields.String()
     updated_at = fields.String()
     health = fields.Nested(HealthSchema)

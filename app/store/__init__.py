@@ -5,6 +5,7 @@ import sqlite3
 import time
 
 from ..settings import Settings, SettingsError
+from .budgets import Admission, BudgetState, BudgetStore
 from .database import SQLiteDatabase
 from .errors import StoreUnavailable
 from .health import HealthRecord, HealthStore
@@ -17,8 +18,8 @@ from .tenant_readiness import TenantReadinessStore
 from .tenants import DirectoryTaken, HostTaken, LabelCapReached, TenantRecord, TenantStore
 from .uploads import QuotaExceeded, UploadRecord, UploadRecords
 
-__all__ = ["Store", "Claim", "JobRecord", "TenantMissing",
-           "HealthRecord", "DirectoryTaken", "StoreUnavailable", "HostTaken",
+__all__ = ["Store", "Admission", "BudgetState", "BudgetStore", "Claim", "JobRecord",
+           "TenantMissing", "HealthRecord", "DirectoryTaken", "StoreUnavailable", "HostTaken",
            "LabelCapReached", "QuotaExceeded", "RecheckStore", "TenantRecord", "TenantStore",
            "UploadRecord", "UploadRecords", "open_store"]
 
@@ -43,6 +44,7 @@ class Store:
         self.health = HealthStore(db)
         self.limits = LimitStore(db)
         self.uploads = UploadRecords(db)
+        self.budgets = BudgetStore(db)
         self.rechecks = RecheckStore(db)
         self.jobs = JobStore(db)
         self.job_leases = JobLeases(db, self.jobs)
