@@ -6,6 +6,7 @@ concern wire its routes and hooks with the same ``init_app(app, services)``.
 """
 from __future__ import annotations
 
+import time
 from typing import Any, Mapping
 
 from flask import Flask
@@ -14,9 +15,11 @@ from prometheus_client import CollectorRegistry
 from . import admin, chaos, metrics, readiness, runtime, tenant_readiness
 from .errors import register_error_handlers
 from .flask_app import TenantgateFlask
+from .jobs import JobCollector, JobExecution, JobKinds, JobRunner
 from .limits import LimitCollector, open_limiter
 from .metrics import LabelCapCollector, Metrics
 from .openapi import init_api
+from .policy import Policy, PolicyCollector
 from .readiness import Drain, GlobalReadiness, global_checks
 from .request_body import init_request_body
 from .request_limits import init_request_limits
@@ -59,19 +62,28 @@ def build_services(settings: Settings, app: Flask) -> Services:
     resources = TenantResources()
     factory = RuntimeFactory(settings, store, limiter, app.app_context, resources)
     tenants = TenantRuntimes(store, settings, factory)
+    kinds = JobKinds()
+    jobs = JobRunner(store, settings,
+                     JobExecution(store, settings, kinds, tenants, limiter, app.app_context),
+                     kinds)
+    # POLICY_CLOCK (a config key, not a setting): tests move the UTC day with it.
+    policy = Policy(store, settings, app.config.get("POLICY_CLOCK", time.time))
     return Services(
         settings=settings, store=store, metrics=the_metrics, limiter=limiter, drain=drain,
         readiness=global_readiness, tenant_readiness=service,
         thread_share=ThreadShare(settings.tenant_thread_share),
         tenants=tenants,
-        upload_pruner=UploadPruner(store, settings),
+        upload_pruner=UploadPruner(store, settings), policy=policy,
         resources=resources,
         rechecker=Rechecker(tenants, store, settings, the_metrics.tenant_rechecks),
+        jobs=jobs,
         collectors=(LabelCapCollector(store, settings),
                     TenantReadinessCollector(store, settings, service),
                     UploadCollector(store, settings),
                     LimitCollector(store, settings, limiter),
-                    HealthStateCollector(store, settings)))
+                    HealthStateCollector(store, settings),
+                    JobCollector(store, settings),
+                    PolicyCollector(store, settings, policy)))
 
 
 def close_app(app: Flask) -> None:

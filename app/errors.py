@@ -57,6 +57,7 @@ def _answers() -> dict[type[Exception], Callable[[Any], ApiError]]:
     import this one (for ApiError), so importing them here at load time would be a cycle."""
     from .limits import LimitRefused, UnknownLimit
     from .metrics.fold_seqlock import MetricsUnsettled
+    from .policy import BudgetExceeded, ModelNotAllowed
     from .request_body import MalformedBody
     from .runtime.registry import TenantDisabled, TenantNotFound, TenantPending, \
         TenantUnavailable
@@ -64,6 +65,7 @@ def _answers() -> dict[type[Exception], Callable[[Any], ApiError]]:
     from .runtime.upload_intake import StorageLow, TenantStorageUnavailable
     from .store import DirectoryTaken, HostTaken, LabelCapReached, QuotaExceeded, \
         StoreUnavailable
+    from .store.jobs import TenantMissing
     from .tenants.purge import PurgeFailed
 
     return {
@@ -81,15 +83,28 @@ def _answers() -> dict[type[Exception], Callable[[Any], ApiError]]:
         TenantStorageUnavailable: lambda e: ApiError(503, "tenant_storage_unavailable"),
         PurgeFailed: lambda e: ApiError(503, "tenant_storage_unavailable"),
         TenantNotFound: lambda e: ApiError(404, "unknown_tenant"),
+        # A job submitted for a tenant purged while the request ran.
+        TenantMissing: lambda e: ApiError(404, "unknown_tenant"),
         TenantDisabled: lambda e: ApiError(503, "tenant_disabled"),
         TenantPending: lambda e: ApiError(503, "tenant_pending", RETRY_SOON),
         TenantUnavailable: lambda e: ApiError(503, "tenant_unavailable",
                                               {"Retry-After": "5"}),
         TenantBusy: lambda e: ApiError(429, "tenant_busy", RETRY_SOON, limit=e.per_tenant),
         MalformedBody: lambda e: ApiError(*MALFORMED_BODY),
+        ModelNotAllowed: lambda e: ApiError(403, "model_not_allowed", model=e.model[:128]),
+        BudgetExceeded: _budget_exceeded,
         MetricsUnsettled: lambda e: ApiError(503, "metrics_unavailable", {"Retry-After": "5"},
                                              reason=e.reason),
     }
+
+
+def _budget_exceeded(e) -> ApiError:
+    if e.scope == "request":
+        return ApiError(429, "budget_exceeded", scope="request",
+                        limit_usd=e.limit_micros / 1_000_000)
+    return ApiError(429, "budget_exceeded", {"Retry-After": str(e.retry_after)},
+                    scope="daily", remaining_usd=e.remaining_micros / 1_000_000,
+                    resets_at=e.resets_at)
 
 
 ANSWERS: dict[type[Exception], Callable[[Any], ApiError]] = {}

@@ -101,6 +101,7 @@ def post_worker_init(worker, server_settings: ServerSettings) -> None:
     found = services_of(app)
     found.upload_pruner.start()
     found.rechecker.start()
+    found.jobs.start()  # queued jobs, left by any worker or host, run without a new submit
     drain = found.drain
     seconds = found.settings.shutdown_drain_seconds
     graceful_exit = worker.handle_exit

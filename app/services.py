@@ -13,8 +13,10 @@ from typing import TYPE_CHECKING, Any
 from flask import Flask, current_app
 
 if TYPE_CHECKING:  # the concerns import this module for the accessor: no cycle at run time
+    from .jobs import JobRunner
     from .limits import Limiter
     from .metrics import Metrics
+    from .policy import Policy
     from .readiness import Drain, GlobalReadiness
     from .runtime import Rechecker, TenantResources, TenantRuntimes, ThreadShare, UploadPruner
     from .settings import Settings
@@ -36,14 +38,18 @@ class Services:
     thread_share: "ThreadShare"
     tenants: "TenantRuntimes"
     upload_pruner: "UploadPruner"
+    policy: "Policy"
     # Application teams' per-tenant resources (registered before the first request).
     resources: "TenantResources"
     rechecker: "Rechecker"
+    jobs: "JobRunner"
     # Scrape-time metric sources (each with ``collect()``), rendered by /metrics.
     collectors: tuple[Any, ...]
 
     def close(self) -> None:
         """Stop every thread these services started, then close the store."""
+        self.jobs.stop()  # before the tenants: a running job may still use its runtime
+        self.policy.close()  # settles it could not record yet, its last counts
         self.upload_pruner.stop()
         self.rechecker.stop()
         self.tenants.close()

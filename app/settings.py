@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 from typing import Any, Callable, Mapping
 
 TENANT_ID_PATTERN = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
@@ -61,6 +62,14 @@ class Settings:
     tenant_upload_quota_count: int = 10_000
     storage_reserve_bytes: int = 256 << 20
     upload_retention_days: int = 0
+    # Durable tenant jobs (contract sec. 13).
+    lease_seconds: float = 30.0
+    job_max_attempts: int = 5
+    job_runner_threads: int = 2
+    job_retry_seconds: float = 1.0
+    job_poll_seconds: float = 0.5
+    # The example LLM routes' price table: model -> USD per million prompt characters.
+    llm_prices: Mapping[str, Decimal] = field(default_factory=dict)
     # Audit entries are kept this many days (contract sec. 15); 0 keeps them for ever.
     audit_retention_days: int = 90
 
@@ -100,6 +109,13 @@ def _float(name: str, raw: str) -> float:
     return value
 
 
+def _positive(name: str, raw: str) -> float:
+    value = _float(name, raw)
+    if value == 0:
+        raise SettingsError(name, "must be more than 0 seconds")
+    return value
+
+
 def _share(name: str, raw: str) -> float:
     try:
         value = float(raw.strip())
@@ -120,6 +136,22 @@ def _flag(name: str, raw: str) -> bool:
 def _keys(name: str, raw: str) -> tuple[str, ...]:
     # Comma-separated so an operator can rotate: add the new key, deploy, drop the old one.
     return tuple(k.strip() for k in raw.split(",") if k.strip())
+
+
+def _prices(name: str, raw: str) -> dict[str, Decimal]:
+    prices: dict[str, Decimal] = {}
+    for pair in (p.strip() for p in raw.split(",") if p.strip()):
+        model, sep, text = pair.partition("=")
+        try:
+            price = Decimal(text.strip())
+        except InvalidOperation:
+            price = None
+        if not sep or not model.strip() or price is None or not price.is_finite() \
+                or not 0 <= price <= 1_000_000:
+            raise SettingsError(name, "must be model=USD per million characters, "
+                                      f"comma-separated, got {pair!r}")
+        prices[model.strip()] = price
+    return prices
 
 
 def _tenant_id(name: str, raw: str) -> str | None:
@@ -177,6 +209,12 @@ _FIELDS: dict[str, tuple[str, Callable[[str, str], Any]]] = {
     "TENANT_UPLOAD_QUOTA_COUNT": ("tenant_upload_quota_count", _int(0)),
     "STORAGE_RESERVE_BYTES": ("storage_reserve_bytes", _int(0)),
     "UPLOAD_RETENTION_DAYS": ("upload_retention_days", _int(0)),
+    "LEASE_SECONDS": ("lease_seconds", _positive),
+    "JOB_MAX_ATTEMPTS": ("job_max_attempts", _int(1)),
+    "JOB_RUNNER_THREADS": ("job_runner_threads", _int(1)),
+    "JOB_RETRY_SECONDS": ("job_retry_seconds", _float),
+    "JOB_POLL_SECONDS": ("job_poll_seconds", _positive),
+    "LLM_PRICES": ("llm_prices", _prices),
     # At most a century: a date that far back is still a date.
     "AUDIT_RETENTION_DAYS": ("audit_retention_days", _int(0, 36500)),
 }

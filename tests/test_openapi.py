@@ -77,7 +77,8 @@ def test_admin_put_documents_its_answers(spec):
     body_ref = put["requestBody"]["content"]["application/json"]["schema"]["$ref"]
     body = spec["components"]["schemas"][body_ref.rsplit("/", 1)[-1]]
     assert set(body["properties"]) == {"data_dir", "uploads_dir", "enabled", "hosts",
-                                       "limits", "extra", "quota", "workspaces"}
+                                       "limits", "extra", "quota", "models",
+                                       "budget", "workspaces"}
 
 
 def test_apply_and_audit_are_documented(spec):

@@ -22,6 +22,13 @@ def test_defaults_match_the_contract():
     assert settings.chaos_enabled is False
     assert settings.tenant_readiness_histogram is False
     assert settings.max_limits_per_tenant == 16
+    assert settings.lease_seconds == 30
+    assert dict(settings.llm_prices) == {}
+
+
+def test_llm_prices_are_exact_decimals_by_model():
+    prices = load_settings(environ={"LLM_PRICES": " model-a=2.5, b/c=0.000001 "}).llm_prices
+    assert {k: str(v) for k, v in prices.items()} == {"model-a": "2.5", "b/c": "0.000001"}
 
 
 def test_keys_are_comma_separated_for_rotation():
@@ -49,6 +56,12 @@ def test_global_limits_are_read_by_name():
     ("LIMIT_BACKEND", "redis"),
     ("MAX_LIMITS_PER_TENANT", "lots"),
     ("MAX_LIMITS_PER_TENANT", "3"),  # fewer than the four default limits every tenant has
+    ("LEASE_SECONDS", "0"),
+    ("LEASE_SECONDS", "long"),
+    ("LLM_PRICES", "model-a"),
+    ("LLM_PRICES", "model-a=-1"),
+    ("LLM_PRICES", "model-a=NaN"),
+    ("LLM_PRICES", "=2"),
 ])
 def test_bad_value_names_the_variable(name, raw):
     with pytest.raises(SettingsError) as caught:

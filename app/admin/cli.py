@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import sys
+from decimal import Decimal, InvalidOperation
 
 import click
 from flask.cli import AppGroup
@@ -84,13 +85,20 @@ def show(tenant):
 @click.option("--quota", "quota", multiple=True, metavar="NAME=N",
               help="Upload quota: upload_bytes=N or uploads=N (repeat)")
 @click.option("--extra", default="{}", metavar="JSON", help="Free-form JSON object")
+@click.option("--model", "models", multiple=True, metavar="NAME",
+              help="A model the tenant may use (repeat); none given: every model")
+@click.option("--daily-cap-usd", metavar="USD", help="Spend allowed per UTC day")
+@click.option("--max-per-request-usd", metavar="USD", help="Largest estimate of one spend")
 @click.option("--workspace", "workspaces", multiple=True,
               help="A workspace this tenant accepts in X-Workspace (repeat); none: any")
-def put(tenant, data_dir, uploads_dir, enabled, hosts, limits, quota, extra, workspaces):
+def put(tenant, data_dir, uploads_dir, enabled, hosts, limits, quota, extra, models,
+        daily_cap_usd, max_per_request_usd, workspaces):
     """Create or replace a tenant (omitted options take their defaults)."""
     tenant = _tenant_arg(tenant)
     body = {"enabled": enabled, "hosts": list(hosts), "limits": _pairs("--limit", limits),
-            "quota": _pairs("--quota", quota), "extra": _json_object(extra)}
+            "quota": _pairs("--quota", quota), "extra": _json_object(extra),
+            "models": {"allowed": list(models)} if models else {},
+            "budget": _budget(daily_cap_usd, max_per_request_usd)}
     if workspaces:
         body["workspaces"] = list(workspaces)
     if data_dir:
@@ -140,6 +148,19 @@ def _pairs(option: str, pairs) -> dict:
             _fail(f"{option} takes NAME=N with N a whole number, got {pair!r}")
         found[name.strip()] = int(value)
     return found
+
+
+def _budget(daily_cap_usd: str | None, max_per_request_usd: str | None) -> dict:
+    budget = {}
+    for name, text in (("daily_cap_usd", daily_cap_usd),
+                       ("max_per_request_usd", max_per_request_usd)):
+        if text is None:
+            continue
+        try:
+            budget[name] = Decimal(text)  # exact: the schema refuses a 7th decimal
+        except InvalidOperation:
+            _fail(f"--{name.replace('_', '-')} takes a number of USD, got {text!r}")
+    return budget
 
 
 def _json_object(text: str) -> dict:

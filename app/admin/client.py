@@ -103,14 +103,26 @@ def show(ctx, tenant):
 @click.option("--host", "hosts", multiple=True)
 @click.option("--limit", "limits", multiple=True, metavar="NAME=N")
 @click.option("--extra", default=None, metavar="JSON")
+@click.option("--model", "models", multiple=True, metavar="NAME",
+              help="A model the tenant may use (repeat); none given: every model")
+@click.option("--daily-cap-usd", metavar="USD")
+@click.option("--max-per-request-usd", metavar="USD")
 @click.option("--workspace", "workspaces", multiple=True,
               help="A workspace this tenant accepts in X-Workspace (repeat); none: any")
 @click.pass_context
-def put(ctx, tenant, data_dir, uploads_dir, enabled, hosts, limits, extra, workspaces):
+def put(ctx, tenant, data_dir, uploads_dir, enabled, hosts, limits, extra, models,
+        daily_cap_usd, max_per_request_usd, workspaces):
     """Create or replace a tenant."""
     body: dict = {"enabled": enabled, "hosts": list(hosts)}
     if workspaces:
         body["workspaces"] = list(workspaces)
+    if models:
+        body["models"] = {"allowed": list(models)}
+    budget = {name: _usd(text, name) for name, text in (
+        ("daily_cap_usd", daily_cap_usd), ("max_per_request_usd", max_per_request_usd))
+        if text is not None}
+    if budget:
+        body["budget"] = budget
     if data_dir:
         body["data_dir"] = data_dir
     if uploads_dir:
@@ -127,6 +139,17 @@ def put(ctx, tenant, data_dir, uploads_dir, enabled, hosts, limits, extra, works
             raise click.BadParameter("must be JSON", param_hint="--extra")
     status, answer = _call(ctx, "PUT", _tenant_path(tenant), body)
     _done(status, answer, f"{'created' if status == 201 else 'updated'} tenant {tenant}")
+
+
+def _usd(text: str, name: str) -> float | int:
+    """A JSON number as written (the server refuses a seventh decimal, not this)."""
+    try:
+        value = json.loads(text)
+    except ValueError:
+        value = None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise click.BadParameter("a number of USD", param_hint=f"--{name.replace('_', '-')}")
+    return value
 
 
 @main.command()

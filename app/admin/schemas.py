@@ -8,6 +8,7 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate, valida
 from .. import free_json
 from ..services import services
 from ..limits.names import RESERVED_NAMES
+from ..policy.schemas import BudgetSchema, ModelsSchema
 from ..settings import DEFAULT_TENANT_LIMITS
 from ..tenants.hosts import normalize_host
 from ..tenants.ids import is_valid_id
@@ -114,6 +115,8 @@ class TenantPutSchema(Schema):
     limits = NamedLimits(load_default=dict)
     extra = FreeJson(load_default=dict)
     quota = fields.Nested(QuotaSchema(), load_default=dict)
+    models = fields.Nested(ModelsSchema(), load_default=dict)
+    budget = fields.Nested(BudgetSchema(), load_default=dict)
     workspaces = fields.List(
         WorkspaceId(), validate=validate.Length(min=1, max=MAX_WORKSPACES), allow_none=True,
         load_default=None, metadata={"description": (
@@ -147,6 +150,9 @@ class TenantSchema(Schema):
     limits = fields.Dict(keys=fields.String(), values=fields.Integer())
     extra = fields.Dict()
     quota = fields.Dict(keys=fields.String(), values=fields.Integer())
+    models = fields.Dict(metadata={"description": '{"allowed": [...]}, or {}: every model'})
+    budget = fields.Dict(keys=fields.String(), values=fields.Float(),
+                         metadata={"description": "daily_cap_usd, max_per_request_usd"})
     workspaces = fields.List(fields.String(), allow_none=True)
     created_at = fields.String()
     updated_at = fields.String()

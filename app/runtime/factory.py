@@ -1,7 +1,6 @@
 """RuntimeFactory: builds a tenant's runtime from its stored record, and validates it."""
 from __future__ import annotations
 
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, ContextManager
 
@@ -10,12 +9,11 @@ from ..limits.limiter import Limiter
 from ..settings import Settings
 from ..store import Store, TenantRecord
 from .cache import NamespacedCache
-from .context import TenantContext, use_tenant
 from .directory_check import check_directories
 from .health import PERMANENT, ValidationFailure
 from .resources import TenantResources
 from .tenant_runtime import TenantRuntime
-from .uploads import UploadFiles, UploadWorker
+from .uploads import UploadFiles
 
 
 class RuntimeFactory:
@@ -37,12 +35,8 @@ class RuntimeFactory:
                 raise ValueError(f"{path} is outside TENANT_DATA_ROOT")
         tenant = record.tenant_id
         resources = self._resources.build(record)  # raises for the first failing factory
-        uploads = UploadFiles(record.uploads_dir)
-        worker = UploadWorker(tenant, uploads, self._store.uploads,
-                              permit=lambda: self._limiter.background_hold(
-                                  tenant, record.limits, "ocr"),
-                              context=lambda: self._background(tenant))
-        return TenantRuntime(record, NamespacedCache(tenant), uploads, worker, resources)
+        return TenantRuntime(record, NamespacedCache(tenant), UploadFiles(record.uploads_dir),
+                             resources)
 
     def validate(self, runtime: TenantRuntime) -> None:
         """Every validator of the tenant, under one deadline (app/runtime/validation.py): the
@@ -58,11 +52,6 @@ class RuntimeFactory:
             runtime.resources.validate(runtime.record)
             raise
         runtime.resources.validate(runtime.record)
-
-    @contextmanager
-    def _background(self, tenant: str):
-        with self._app_context(), use_tenant(TenantContext(tenant, "main")):
-            yield
 
     def _chaos(self, record: TenantRecord, stage: str) -> None:
         if self._settings.chaos_enabled:

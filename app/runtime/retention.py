@@ -14,6 +14,7 @@ from typing import Callable
 
 from ..settings import Settings
 from ..store import Store, StoreUnavailable
+from .upload_job import UPLOAD_JOB
 from .uploads import UploadFiles
 
 log = logging.getLogger(__name__)
@@ -22,6 +23,8 @@ PRUNE_SECONDS = 600.0
 # A reception takes seconds; one this old lost its worker.
 STALE_RECEIVING = timedelta(hours=1)
 BATCHES_PER_PASS = 20
+# Finished jobs of other kinds than uploads (whose job is their status) are kept a week.
+FINISHED_JOB_SECONDS = 7 * 24 * 3600.0
 
 
 def _stamp(moment: datetime) -> str:
@@ -51,8 +54,10 @@ class UploadPruner:
                 if upload.tenant_id not in directories:
                     record = self._store.tenants.get(upload.tenant_id)
                     directories[upload.tenant_id] = record.uploads_dir if record else None
-                if self._store.uploads.delete(upload.tenant_id, upload.upload_id):
-                    removed += 1
+                with self._store.db.write():  # the upload and its job go together
+                    if self._store.uploads.delete(upload.tenant_id, upload.upload_id):
+                        removed += 1
+                    self._store.jobs.delete(upload.tenant_id, upload.upload_id)
                 directory = directories[upload.tenant_id]
                 if directory is not None:
                     UploadFiles(directory).remove(upload.upload_id)
@@ -60,6 +65,7 @@ class UploadPruner:
                 break
         if removed:
             log.info("upload retention: removed %d upload(s)", removed)
+        self._store.jobs.prune(now.timestamp() - FINISHED_JOB_SECONDS, keep_kind=UPLOAD_JOB)
         return removed
 
     def start(self, interval: float = PRUNE_SECONDS) -> None:

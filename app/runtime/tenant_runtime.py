@@ -1,4 +1,5 @@
-"""One tenant's runtime in one worker: its config, directories, cache and workers."""
+"""One tenant's runtime in one worker: its config, directories and cache (no thread: its
+jobs run on the worker's job threads, app/jobs/runner.py)."""
 from __future__ import annotations
 
 import json
@@ -11,7 +12,7 @@ from ..store import TenantRecord
 from ..tenants.files import SYMLINK, RefusedFile, TenantDirectory
 from .cache import NamespacedCache
 from .resources import BuiltResources
-from .uploads import UploadFiles, UploadWorker
+from .uploads import UploadFiles
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +24,6 @@ class TenantRuntime:
     record: TenantRecord
     cache: NamespacedCache
     uploads: UploadFiles
-    worker: UploadWorker
     # Application teams' objects (app/runtime/resources.py), closed when the runtime stops.
     resources: BuiltResources = field(default_factory=lambda: BuiltResources(""))
 
@@ -82,10 +82,8 @@ class TenantRuntime:
         return manifest
 
     def stop(self) -> bool:
-        """Stop the tenant's workers; True when every thread is gone."""
-        stopped = self.worker.stop()
+        """Unload: close the tenant's resources, drop the cache. The runtime holds no
+        thread to stop (its jobs run on the worker's job threads)."""
         self.resources.close()
         self.cache.clear()
-        if not stopped:
-            log.error("tenant %s: upload worker did not stop in time", self.tenant)
-        return stopped
+        return True

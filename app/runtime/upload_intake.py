@@ -5,7 +5,8 @@ under the store*: an upload that would leave less than STORAGE_RESERVE_BYTES fre
 refused before a byte is written. *Nothing of a refused upload stays on disk, and
 nothing acknowledged is lost*: the quota is reserved in the store first (exact under
 concurrency), the file is written and synced, and only then does the record become
-``queued``, the acknowledgment. Any failure on the way removes the file and the record.
+``queued`` and its job is recorded, in one transaction: the acknowledgment. Any failure
+on the way removes the file and the record.
 """
 from __future__ import annotations
 
@@ -16,9 +17,11 @@ import os
 from werkzeug.datastructures import FileStorage
 from werkzeug.utils import secure_filename
 
+from ..jobs.runner import JobRunner
 from ..settings import Settings
 from ..store import Store, StoreUnavailable, UploadRecord
 from .tenant_runtime import TenantRuntime
+from .upload_job import UPLOAD_JOB
 from .uploads import new_upload_id
 
 log = logging.getLogger(__name__)
@@ -54,7 +57,7 @@ def free_bytes(path: str) -> int:
 
 
 def accept_upload(store: Store, settings: Settings, runtime: TenantRuntime,
-                  file: FileStorage) -> UploadRecord:
+                  file: FileStorage, jobs: JobRunner) -> UploadRecord:
     """Store ``file`` for the tenant and acknowledge it; raises the refusals above or
     QuotaExceeded / StoreUnavailable, leaving nothing behind."""
     size = size_of(file)
@@ -66,7 +69,10 @@ def accept_upload(store: Store, settings: Settings, runtime: TenantRuntime,
                           quota["upload_bytes"], quota["uploads"])
     try:
         runtime.uploads.save(upload_id, file)
-        store.uploads.set_state(runtime.tenant, upload_id, "queued")
+        with store.db.write():
+            store.uploads.set_state(runtime.tenant, upload_id, "queued")
+            jobs.submit(runtime.tenant, "main", UPLOAD_JOB, {"upload_id": upload_id},
+                        job_id=upload_id)
     except OSError as exc:
         _forget(store, runtime, upload_id)
         if exc.errno in DISK_FULL:
@@ -82,8 +88,10 @@ def accept_upload(store: Store, settings: Settings, runtime: TenantRuntime,
 
 def delete_upload(store: Store, runtime: TenantRuntime, upload_id: str) -> bool:
     """Remove an upload's record, then its file; False when there was no such upload."""
-    if not store.uploads.delete(runtime.tenant, upload_id):
-        return False
+    with store.db.write():
+        if not store.uploads.delete(runtime.tenant, upload_id):
+            return False
+        store.jobs.delete(runtime.tenant, upload_id)
     _remove_file(runtime, upload_id)
     return True
 
@@ -110,7 +118,9 @@ def _remove_file(runtime: TenantRuntime, upload_id: str) -> None:
 def _forget(store: Store, runtime: TenantRuntime, upload_id: str) -> None:
     _remove_file(runtime, upload_id)
     try:
-        store.uploads.delete(runtime.tenant, upload_id)
+        with store.db.write():
+            store.uploads.delete(runtime.tenant, upload_id)
+            store.jobs.delete(runtime.tenant, upload_id)
     except StoreUnavailable as exc:
         # The record stays 'receiving' (never shown, never acknowledged); the pruner
         # removes it within the hour.

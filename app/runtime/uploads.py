@@ -1,33 +1,22 @@
-"""Tenant uploads: files under the tenant's uploads_dir, records in the store, one worker thread.
+"""Tenant upload files: under the tenant's uploads_dir, each named for its upload's id.
 
 Each upload gets an opaque id. Its file ``<id>.bin`` is synced to disk before the upload
-is acknowledged; its record (state, checksum, error) lives in the store, so every worker
-(and host) answers for it. The tenant's worker thread computes the checksum under the
-tenant's ``ocr`` limit.
+is acknowledged; its record and its job (state, tries, checksum, error) live in the
+store, so every worker (and host) answers for it. The job (app/runtime/upload_job.py)
+computes the checksum under the tenant's ``ocr`` limit on any worker.
 """
 from __future__ import annotations
 
 import hashlib
-import logging
 import os
-import queue
-import threading
 import uuid
-from contextlib import nullcontext
 from pathlib import Path
-from typing import Callable, ContextManager
 
 from werkzeug.datastructures import FileStorage
 
-from ..limits.pair import LimitRefused
-from ..store import StoreUnavailable, UploadRecords
 from ..tenants.files import TenantDirectory
 
-log = logging.getLogger(__name__)
-
 UPLOAD_ID_LENGTH = 32
-STOP_JOIN_SECONDS = 5.0
-RETRY_SECONDS = 0.2
 
 
 def new_upload_id() -> str:
@@ -76,81 +65,3 @@ class UploadFiles:
         if not is_upload_id(upload_id):
             raise ValueError("not an upload id")  # never a name a client chose
         return f"{upload_id}.bin"
-
-
-class UploadWorker:
-    """One background thread per tenant, started on the first upload, stopped with the tenant."""
-
-    def __init__(self, tenant: str, files: UploadFiles, records: UploadRecords,
-                 permit: Callable[[], ContextManager] = nullcontext,
-                 context: Callable[[], ContextManager] = nullcontext):
-        self.tenant = tenant
-        self._files = files
-        self._records = records
-        self._permit = permit
-        self._context = context
-        self._queue: queue.Queue = queue.Queue()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._lock = threading.Lock()
-
-    @property
-    def thread(self) -> threading.Thread | None:
-        return self._thread
-
-    def submit(self, upload_id: str) -> None:
-        self._ensure_started()
-        self._queue.put(upload_id)
-
-    def stop(self, timeout: float = STOP_JOIN_SECONDS) -> bool:
-        """Signal the thread and join it; True when it is gone."""
-        with self._lock:  # never between a thread's creation and its start
-            self._stop.set()
-            thread = self._thread
-        self._queue.put(None)
-        if thread is not None and thread is not threading.current_thread():
-            thread.join(timeout)
-            return not thread.is_alive()
-        return True
-
-    def _ensure_started(self) -> None:
-        with self._lock:
-            if self._stop.is_set():
-                raise RuntimeError(f"tenant {self.tenant} is unloading")
-            if self._thread is None:
-                thread = threading.Thread(target=self._run, daemon=True,
-                                          name=f"tenant-{self.tenant}-uploads")
-                thread.start()
-                self._thread = thread
-
-    def _run(self) -> None:
-        with self._context():
-            while not self._stop.is_set():
-                upload_id = self._queue.get()
-                if upload_id is None:
-                    break
-                self._handle(upload_id)
-
-    def _handle(self, upload_id: str) -> None:
-        try:
-            with self._permit():
-                if not self._records.set_state(self.tenant, upload_id, "processing"):
-                    return  # deleted (or purged) while it waited
-                sha256 = self._files.checksum(upload_id)
-            self._records.set_state(self.tenant, upload_id, "done", sha256=sha256)
-        except (LimitRefused, StoreUnavailable):
-            # No permit now (the tenant's or the server's ocr limit is full), or the store
-            # is busy: the upload stays queued and is tried again shortly, never dropped.
-            if not self._stop.wait(RETRY_SECONDS):
-                self._queue.put(upload_id)
-        except OSError as exc:  # the file vanished or cannot be read: this upload failed
-            log.warning("tenant %s: upload %s failed: %s", self.tenant, upload_id,
-                        exc.strerror or type(exc).__name__)
-            self._fail(upload_id, type(exc).__name__)
-
-    def _fail(self, upload_id: str, error: str) -> None:
-        try:
-            self._records.set_state(self.tenant, upload_id, "failed", error=error)
-        except StoreUnavailable as exc:
-            log.warning("tenant %s: cannot record failure of %s: %s", self.tenant, upload_id,
-                        exc)

@@ -15,6 +15,7 @@ from .context import current_tenant
 from .dispatch import tenant_runtime
 from ..services import services
 from .upload_intake import accept_upload, delete_upload
+from .upload_job import upload_status as status_of_upload
 from .uploads import is_upload_id
 
 blp = Blueprint("tenant", __name__, description="Built-in tenant routes (/t/<tenant>/...)")
@@ -45,6 +46,7 @@ class UploadSchema(Schema):
     state = fields.String(metadata={"enum": ["queued", "processing", "done", "failed"]})
     sha256 = fields.String()
     error = fields.String()
+    attempts = fields.Integer()
 
 
 @blp.route("/health")
@@ -82,14 +84,13 @@ def exams():
     "type": "object", "required": ["file"],
     "properties": {"file": {"type": "string", "format": "binary"}}}}}})
 def upload():
-    """Store a multipart ``file`` in uploads_dir and queue it for the tenant's worker."""
+    """Store a multipart ``file`` in uploads_dir and queue its job (the acknowledgment)."""
     file = request.files.get("file")
     if file is None:
         raise ApiError(400, "missing_file", field="file")
     runtime = tenant_runtime()
     found = services()
-    record = accept_upload(found.store, found.settings, runtime, file)
-    _submit(runtime, record.upload_id)
+    record = accept_upload(found.store, found.settings, runtime, file, found.jobs)
     response = jsonify(record.public())
     response.status_code = 202
     response.headers["Location"] = url_for(request.endpoint.replace("upload", "upload_status"),
@@ -101,13 +102,14 @@ def upload():
 @blp.response(200, UploadSchema)
 @blp.alt_response(404, response="NOT_FOUND")
 def upload_status(upload_id):
-    """Where an upload is: queued, processing, done (with its sha256) or failed."""
+    """Where an upload is: queued, processing, done (with its sha256) or failed, and how
+    many tries its job has had (``attempts``), as the store says on every worker."""
     runtime = tenant_runtime()
-    record = services().store.uploads.get(runtime.tenant, upload_id) \
-        if is_upload_id(upload_id) else None
+    store = services().store
+    record = store.uploads.get(runtime.tenant, upload_id) if is_upload_id(upload_id) else None
     if record is None:
         raise ApiError(404, "unknown_upload")
-    return record.public()
+    return status_of_upload(record, store.jobs.get(runtime.tenant, upload_id))
 
 
 @blp.route("/uploads/<upload_id>", methods=["DELETE"])
@@ -119,26 +121,6 @@ def delete_upload_view(upload_id):
     if not is_upload_id(upload_id) or not delete_upload(services().store, runtime, upload_id):
         raise ApiError(404, "unknown_upload")
     return {"id": upload_id, "tenant": runtime.tenant, "deleted": True}
-
-
-def _submit(runtime, upload_id: str) -> None:
-    """Queue a stored upload; if the tenant was reloaded meanwhile, on its new runtime."""
-    try:
-        runtime.worker.submit(upload_id)
-        return
-    except RuntimeError:
-        fresh = services().tenants.runtime(runtime.tenant)
-    store = services().store
-    if fresh.record.uploads_dir != runtime.record.uploads_dir:
-        # Its uploads_dir moved: the file was stored where the tenant no longer looks. Not
-        # acknowledged, so not kept.
-        delete_upload(store, runtime, upload_id)
-        raise ApiError(503, "tenant_reconfigured", headers={"Retry-After": "1"})
-    try:
-        fresh.worker.submit(upload_id)
-    except RuntimeError:
-        delete_upload(store, runtime, upload_id)
-        raise ApiError(503, "tenant_unavailable", headers={"Retry-After": "1"}) from None
 
 
 def _tenant_args() -> dict:

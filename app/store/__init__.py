@@ -6,9 +6,12 @@ import time
 
 from ..settings import Settings, SettingsError
 from .audit import AuditEntry, AuditLog
+from .budgets import Admission, BudgetState, BudgetStore
 from .database import SQLiteDatabase
 from .errors import StoreUnavailable
 from .health import HealthRecord, HealthStore
+from .job_leases import Claim, JobLeases
+from .jobs import JobRecord, JobStore, TenantMissing
 from .limits import LimitStore
 from .migrations import migrate
 from .rechecks import RecheckStore
@@ -16,9 +19,11 @@ from .tenant_readiness import TenantReadinessStore
 from .tenants import DirectoryTaken, HostTaken, LabelCapReached, TenantRecord, TenantStore
 from .uploads import QuotaExceeded, UploadRecord, UploadRecords
 
-__all__ = ["Store", "AuditEntry", "AuditLog", "HealthRecord", "DirectoryTaken",
-           "StoreUnavailable", "HostTaken", "LabelCapReached", "QuotaExceeded", "RecheckStore",
-           "TenantRecord", "TenantStore", "UploadRecord", "UploadRecords", "open_store"]
+__all__ = ["Store", "Admission", "AuditEntry", "AuditLog", "BudgetState", "BudgetStore",
+           "Claim", "JobRecord", "TenantMissing", "HealthRecord", "DirectoryTaken",
+           "StoreUnavailable", "HostTaken",
+           "LabelCapReached", "QuotaExceeded", "RecheckStore", "TenantRecord", "TenantStore",
+           "UploadRecord", "UploadRecords", "open_store"]
 
 
 WRITE_PROBE_SECONDS = 5.0
@@ -41,7 +46,10 @@ class Store:
         self.health = HealthStore(db)
         self.limits = LimitStore(db)
         self.uploads = UploadRecords(db)
+        self.budgets = BudgetStore(db)
         self.rechecks = RecheckStore(db)
+        self.jobs = JobStore(db)
+        self.job_leases = JobLeases(db, self.jobs)
         self.audit = AuditLog(db, audit_retention_days)
 
     def change_token(self) -> tuple[int, int]:

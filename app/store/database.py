@@ -129,8 +129,10 @@ class SQLiteDatabase:
             raise StoreUnavailable(str(exc)) from exc
 
     @contextmanager
-    def write(self) -> Iterator[sqlite3.Connection]:
+    def write(self, serialise: bool = True) -> Iterator[sqlite3.Connection]:
         """A write transaction taken with BEGIN IMMEDIATE, so read-then-write is atomic.
+        (Every SQLite write is serialised by the file's lock: ``serialise`` is for the
+        PostgreSQL store's sake.)
 
         Inside another write of this thread it is a savepoint of that one (app/store/
         unit_of_work.py): it commits, or rolls back, with the outermost.

@@ -126,9 +126,13 @@ class PostgresDatabase:
             raise StoreUnavailable(str(exc).strip()) from exc
 
     @contextmanager
-    def write(self) -> Iterator[_Connection]:
+    def write(self, serialise: bool = True) -> Iterator[_Connection]:
         """A transaction holding the write lock; inside another write of this thread, a
-        savepoint of that one (app/store/unit_of_work.py)."""
+        savepoint of that one (app/store/unit_of_work.py).
+
+        ``serialise=False`` leaves the write lock out, for writes whose rows are locked
+        one by one instead (job claims, ``FOR UPDATE SKIP LOCKED``): they never wait on,
+        nor hold up, the store's other writers."""
         try:
             joined = self.units.connection()
             if joined is not None:
@@ -139,7 +143,8 @@ class PostgresDatabase:
                 wrapped = _Connection(conn)
                 with self.units.outermost(wrapped), conn.transaction(), \
                         self.units.undo_first():
-                    conn.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
+                    if serialise:
+                        conn.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
                     yield wrapped
         except (psycopg.OperationalError, psycopg.DataError, PoolTimeout) as exc:
             raise StoreUnavailable(str(exc).strip()) from exc

@@ -12,6 +12,8 @@ from typing import Any
 
 from .database import SQLiteDatabase
 
+MICROS_PER_USD = 1_000_000
+
 
 class LabelCapReached(Exception):
     """Creating one more tenant would exceed MAX_TENANT_LABELS."""
@@ -65,24 +67,38 @@ class TenantRecord:
     health: str = "pending"
     health_reason: str | None = None
     health_checked_at: str | None = None
+    # Tenant policy (contract sec. 14); None: unrestricted. Money in micro-dollars.
+    allowed_models: list[str] | None = None
+    daily_cap_micros: int | None = None
+    max_request_micros: int | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        """The public shape: health nested as {state, reason, last_checked_at}."""
+        """The public shape: health nested as {state, reason, last_checked_at}; the policy
+        as ``models`` {allowed} and ``budget`` {daily_cap_usd, max_per_request_usd}."""
         data = asdict(self)
         data["health"] = {"state": data.pop("health"), "reason": data.pop("health_reason"),
                           "last_checked_at": data.pop("health_checked_at")}
+        allowed = data.pop("allowed_models")
+        data["models"] = {} if allowed is None else {"allowed": allowed}
+        caps = {"daily_cap_usd": data.pop("daily_cap_micros"),
+                "max_per_request_usd": data.pop("max_request_micros")}
+        data["budget"] = {k: v / MICROS_PER_USD for k, v in caps.items() if v is not None}
         return data
 
     def changed_fields(self, other: "TenantRecord") -> list[str]:
-        """The config fields whose values differ between the two (the audit's "fields")."""
+        """The config fields whose values differ between the two (the audit's "fields"),
+        named as the admin API names them (``models``, ``budget``)."""
         mine, theirs = asdict(self), asdict(other)
-        return sorted(name for name in mine
-                      if name not in NOT_CONFIG and mine[name] != theirs[name])
+        return sorted({API_NAMES.get(name, name) for name in mine
+                       if name not in NOT_CONFIG and mine[name] != theirs[name]})
 
 
 # Record fields that are not the tenant's configuration: identity, timestamps, health.
 NOT_CONFIG = frozenset({"tenant_id", "created_at", "updated_at", "health", "health_reason",
                         "health_checked_at"})
+# Record fields stored under another name than the admin API's.
+API_NAMES = {"allowed_models": "models", "daily_cap_micros": "budget",
+             "max_request_micros": "budget"}
 
 
 def utc_now() -> str:
@@ -90,7 +106,9 @@ def utc_now() -> str:
 
 
 _COLUMNS = ("tenant_id, data_dir, uploads_dir, enabled, hosts_json, limits_json, extra_json, "
-            "quota_json, workspaces_json, created_at, updated_at")
+            "quota_json, created_at, updated_at, models_json, daily_cap_micros, "
+            "max_request_micros, workspaces_json")
+_VALUES = ", ".join("?" * 14)
 _READ_COLUMNS = _COLUMNS + ", health, health_reason, health_checked_at"
 
 
@@ -102,7 +120,14 @@ def _record(row) -> TenantRecord:
         quota=json.loads(row["quota_json"]), workspaces=_workspaces(row["workspaces_json"]),
         created_at=row["created_at"],
         updated_at=row["updated_at"], health=row["health"],
-        health_reason=row["health_reason"], health_checked_at=row["health_checked_at"])
+        health_reason=row["health_reason"], health_checked_at=row["health_checked_at"],
+        allowed_models=None if row["models_json"] is None else json.loads(row["models_json"]),
+        daily_cap_micros=row["daily_cap_micros"], max_request_micros=row["max_request_micros"])
+
+
+def _policy_values(record: TenantRecord) -> tuple:
+    models = None if record.allowed_models is None else json.dumps(record.allowed_models)
+    return models, record.daily_cap_micros, record.max_request_micros
 
 
 def _workspaces(text: str | None) -> list[str] | None:
@@ -180,21 +205,23 @@ class TenantStore:
             self._check_directories(conn, record)
             created_at = existing["created_at"] if existing else now
             conn.execute(
-                f"INSERT INTO tenants ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                f"INSERT INTO tenants ({_COLUMNS}) VALUES ({_VALUES}) "
                 "ON CONFLICT (tenant_id) DO UPDATE SET data_dir = excluded.data_dir, "
                 "uploads_dir = excluded.uploads_dir, enabled = excluded.enabled, "
                 "hosts_json = excluded.hosts_json, limits_json = excluded.limits_json, "
                 "extra_json = excluded.extra_json, quota_json = excluded.quota_json, "
+                "updated_at = excluded.updated_at, models_json = excluded.models_json, "
+                "daily_cap_micros = excluded.daily_cap_micros, "
+                "max_request_micros = excluded.max_request_micros, "
                 "workspaces_json = excluded.workspaces_json, "
-                "updated_at = excluded.updated_at, "
                 # Re-registration: the new config is validated afresh.
                 "health = 'pending', health_reason = NULL",
                 (record.tenant_id, record.data_dir, record.uploads_dir, int(record.enabled),
                  json.dumps(record.hosts), json.dumps(record.limits, sort_keys=True),
                  json.dumps(record.extra, sort_keys=True),
-                 json.dumps(record.quota, sort_keys=True),
-                 None if record.workspaces is None else json.dumps(record.workspaces),
-                 created_at, now))
+                 json.dumps(record.quota, sort_keys=True), created_at, now,
+                 *_policy_values(record),
+                 None if record.workspaces is None else json.dumps(record.workspaces)))
             conn.execute("DELETE FROM tenant_hosts WHERE tenant_id = ?", (record.tenant_id,))
             conn.executemany("INSERT INTO tenant_hosts (host, tenant_id) VALUES (?, ?)",
                              [(h, record.tenant_id) for h in record.hosts])
@@ -215,9 +242,9 @@ class TenantStore:
                 self._admit(conn, max_labels)
                 self._check_directories(conn, record)
                 conn.execute(
-                    f"INSERT INTO tenants ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    f"INSERT INTO tenants ({_COLUMNS}) VALUES ({_VALUES})",
                     (record.tenant_id, record.data_dir, record.uploads_dir, int(record.enabled),
-                     "[]", "{}", "{}", "{}", None, now, now))
+                     "[]", "{}", "{}", "{}", now, now, None, None, None, None))
                 bump_version(conn)
                 created = True
             else:

@@ -29,7 +29,18 @@ def build_record(settings: Settings, tenant_id: str, body: Mapping[str, Any]) ->
         enabled=body.get("enabled", True), hosts=list(body.get("hosts", [])),
         limits=dict(body.get("limits", {})), extra=dict(body.get("extra", {})),
         quota=dict(body.get("quota", {})),
-        workspaces=None if body.get("workspaces") is None else list(body["workspaces"]))
+        workspaces=None if body.get("workspaces") is None else list(body["workspaces"]),
+        **_policy(body))
+
+
+def _policy(body: Mapping[str, Any]) -> dict[str, Any]:
+    """The record's policy fields from the loaded ``models`` and ``budget`` (schemas in
+    app/policy/schemas.py): omitted means unrestricted."""
+    models, budget = body.get("models") or {}, body.get("budget") or {}
+    allowed = models.get("allowed")
+    return {"allowed_models": None if allowed is None else list(allowed),
+            "daily_cap_micros": budget.get("daily_cap_micros"),
+            "max_request_micros": budget.get("max_request_micros")}
 
 
 def put_tenant(store: Store, settings: Settings, tenant_id: str, body: Mapping[str, Any],

@@ -65,6 +65,19 @@ def test_put_creates_then_updates(server):
     assert show(server, "acme").json()["enabled"] is False
 
 
+def test_put_sets_models_and_budget_and_the_server_refuses_a_seventh_decimal(server):
+    ok(admin(server.base, "put", "spender", "--model", "model-a", "--model", "model-b",
+             "--daily-cap-usd", "2.5", "--max-per-request-usd", "0.25"))
+    record = show(server, "spender").json()
+    assert record["models"] == {"allowed": ["model-a", "model-b"]}
+    assert record["budget"] == {"daily_cap_usd": 2.5, "max_per_request_usd": 0.25}
+    assert "budget" in error(admin(server.base, "put", "spender",
+                                   "--daily-cap-usd", "0.1234567"))
+    assert "daily-cap-usd" in admin(server.base, "put", "spender",
+                                    "--daily-cap-usd", "five").stderr
+    assert show(server, "spender").json()["budget"]["daily_cap_usd"] == 2.5
+
+
 def test_list_prints_a_table(server):
     ok(admin(server.base, "put", "listed", "--host", "listed.example"))
     lines = ok(admin(server.base, "list")).splitlines()

@@ -2,7 +2,7 @@
 can raise it (contract sec. 17; the bound is written down in docs/slo.md).
 
 A client floods every label it can influence (methods, paths, statuses, tenant ids,
-workspaces, limit names, check names); every label keeps to its documented domain,
+workspaces, limit names, check names, model names); every label keeps to its documented domain,
 the total stays within the bound, and the same flood again adds no series at all.
 """
 from __future__ import annotations
@@ -14,6 +14,8 @@ import string
 import pytest
 
 from app.metrics.http import METHODS, STATUSES
+from app.policy.labels import OUTCOMES
+from app.policy.schemas import MAX_ALLOWED_MODELS
 from app.services import services_of
 from tests.support.metrics_text import samples
 
@@ -39,13 +41,15 @@ def series_bound(app) -> int:
     methods = len(METHODS) + 1  # and other
     statuses = len(STATUSES) + 5  # and 1xx ... 5xx
     checks, components = 2, 8
+    models, workspaces = MAX_ALLOWED_MODELS + 1, 2  # a tenant's allowed ones and other
     recheck_results, health_states = 4, 4
     per_process = (1 + 2 + 18 + checks + methods * routes * statuses * HTTP_HISTOGRAM_SERIES
                    + 2 * methods * statuses + 2 * methods + 2 * components
                    + 2 * recheck_results)
     from_the_store = (3 + tenants * (2 + 14) + 2 * global_limits + tenants * limits
                       + tenants * (limits + 1 + global_limits) + 2 * tenants + 2
-                      + health_states * tenants)
+                      + health_states * tenants
+                      + tenants * (3 + 2 + workspaces * models * len(OUTCOMES)))
     return per_process + from_the_store
 
 
@@ -68,9 +72,19 @@ def flood(client, seed: int) -> None:
                .get_json()["tenants"]]
     for tenant in tenants:
         names = {word(rng): rng.randint(1, 10_000) for _ in range(LIMITS - 4)}
-        client.put(f"/admin/tenants/{tenant}", json={"limits": names}, headers=ADMIN)
+        allowed = [word(rng), word(rng)]
+        # A spend of 0.6 is always refused, one of 0.1 always settled: a second flood
+        # meets the same outcomes.
+        client.put(f"/admin/tenants/{tenant}", json={
+            "limits": names, "models": {"allowed": allowed},
+            "budget": {"daily_cap_usd": 1_000_000, "max_per_request_usd": 0.5}},
+            headers=ADMIN)
         client.put(f"/admin/tenants/{tenant}",
                    json={"limits": {word(rng): 1 for _ in range(LIMITS)}}, headers=ADMIN)
+        for model in [*allowed, word(rng), "BAD!"]:  # allowed, refused, malformed
+            client.post(f"/t/{tenant}/chaos/spend?usd=0.6&ms=0&model={model}",
+                        headers={"X-Workspace": word(rng)})
+            client.post(f"/t/{tenant}/chaos/spend?usd=0.1&ms=0&model={model}")
         for name in [*names, word(rng), "llm_total"]:
             client.post(f"/t/{tenant}/chaos/hold/{name}?ms=0")
         client.get(f"/t/{tenant}/health", headers={"X-Workspace": word(rng)})
@@ -107,7 +121,14 @@ def test_no_flood_takes_a_label_outside_its_domain_or_the_count_past_the_bound(a
     stored = {t["tenant_id"] for t in client.get("/admin/tenants", headers=ADMIN)
               .get_json()["tenants"]}
     assert len(stored) <= CAP and labels_of(found, "tenant") <= stored | {"default"}
-    assert labels_of(found, "workspace") <= {"main"}
+    assert labels_of(found, "workspace") <= {"main", "other"}
+    allowed = {m for t in client.get("/admin/tenants", headers=ADMIN).get_json()["tenants"]
+               for m in t["models"].get("allowed", [])}
+    assert labels_of(found, "model") <= allowed | {"other"}
+    assert labels_of(found, "model") & allowed  # the flood reached the policy's series
+    assert {"settled", "model_not_allowed", "budget_exceeded"} <= labels_of(found, "outcome")
+    assert labels_of(found, "outcome") <= set(OUTCOMES)
+    assert labels_of(found, "scope") <= {"request", "daily", "tenant", "global"}
     assert labels_of(found, "check") == {"store", "shutdown"}
     settings = services_of(app).settings
     for tenant in stored:

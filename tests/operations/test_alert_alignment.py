@@ -93,7 +93,8 @@ def upload_and_wait(client) -> None:
 def exercise(app, client) -> str:
     """Drive every metric the app has, then scrape."""
     put = client.put("/admin/tenants/acme", json={"limits": {"ocr": 1},
-                                                  "quota": {"upload_bytes": 4096}}, headers=ADMIN)
+                                                  "quota": {"upload_bytes": 4096},
+                                                  "budget": {"daily_cap_usd": 1}}, headers=ADMIN)
     assert put.status_code == 201
     upload_and_wait(client)
     for ready in (False, True):
@@ -109,6 +110,8 @@ def exercise(app, client) -> str:
     assert client.get("/t/acme/exams").status_code == 200
     assert client.post("/admin/tenants/acme/recheck", headers=ADMIN).status_code == 200
     hold_and_refuse(app, client)
+    assert client.post("/t/acme/chaos/spend?usd=0.5&ms=0").status_code == 200
+    assert client.post("/t/acme/chaos/spend?usd=0.6&ms=0").status_code == 429
     with app.app_context():
         current_tenant("test_alert_alignment")  # no context: falls back and counts it
     text = scrape(client)
@@ -125,6 +128,9 @@ def exercise(app, client) -> str:
     assert (value(text, "storage_free_bytes") or 0) > 1 << 20  # the upload was accepted
     assert value(text, "tenancy_fallback_total", tenant="default", workspace="main",
                  component="test_alert_alignment") == 1
+    assert value(text, "tenant_spend_usd_total", tenant="acme") == 0.5
+    assert value(text, "tenant_budget_remaining_usd", tenant="acme") == 0.5
+    assert value(text, "tenant_budget_rejections_total", tenant="acme", scope="daily") == 1
     return text
 
 

@@ -1,7 +1,7 @@
 """Races the soak (test_soak.py) runs into, pinned down as fast, focused tests.
 
 Under concurrent load with admin changes, a tenant is unloaded and rebuilt while other
-requests use it: its validation and its upload thread must survive that concurrency.
+requests use it: its validation and the job threads must survive that concurrency.
 """
 from __future__ import annotations
 
@@ -10,12 +10,10 @@ import types
 
 import pytest
 
-from app.runtime import uploads
+from app.jobs import runner as runner_module
 from app.runtime.health import ValidationFailure
-from app.runtime.uploads import UploadFiles, UploadWorker
 from app.services import services_of
 from tests.runtime.helpers import AUTH, KEY
-from tests.support.polling import poll
 
 THREADS = 8
 ROUNDS = 100
@@ -54,7 +52,7 @@ def test_concurrent_validations_never_report_a_writable_uploads_dir_as_unwritabl
 
 class GatedThread(threading.Thread):
     """A thread whose start() waits (bounded) for the gate: it widens the window between
-    an UploadWorker creating its thread and starting it, where stop() may arrive."""
+    the job runner creating its threads and starting them, where stop() may arrive."""
 
     gate = threading.Event()
 
@@ -63,32 +61,20 @@ class GatedThread(threading.Thread):
         super().start()
 
 
-def test_stopping_an_upload_worker_while_its_thread_is_starting_does_not_raise(
-        app, monkeypatch, tmp_path):
+def test_stopping_the_job_runner_while_its_threads_are_starting_leaves_none(
+        app, monkeypatch):
     gated = types.SimpleNamespace(**{**vars(threading), "Thread": GatedThread})
-    monkeypatch.setattr(uploads, "threading", gated)
+    monkeypatch.setattr(runner_module, "threading", gated)
     GatedThread.gate.clear()
-    records = services_of(app).store.uploads
-    worker = UploadWorker("acme", UploadFiles(str(tmp_path)), records)
-    submitter = threading.Thread(target=lambda: _submit_quietly(worker))
-    submitter.start()
-    try:
-        # Its thread is made (and held at start() by the gate) soon after the submit.
-        poll(lambda: worker.thread, lambda thread: thread is not None, 5)
-        # The unload (a config change seen by another request) stops the worker now.
-        stopped = worker.stop(timeout=5)
-    finally:
-        GatedThread.gate.set()
-        submitter.join(10)
-    assert stopped in (True, False)
-    thread = worker.thread
-    if thread is not None and thread.ident is not None:
+    jobs = services_of(app).jobs
+    starter = threading.Thread(target=jobs.start)  # as the first submit of a process does
+    starter.start()
+    stopper = threading.Thread(target=jobs.stop)  # the app closing meanwhile
+    stopper.start()
+    GatedThread.gate.set()
+    starter.join(10)
+    stopper.join(20)
+    assert not starter.is_alive() and not stopper.is_alive()
+    for thread in jobs.threads():
         thread.join(5)
-        assert not thread.is_alive(), "the upload thread outlived its stopped worker"
-
-
-def _submit_quietly(worker: UploadWorker) -> None:
-    try:
-        worker.submit("0" * 32)
-    except RuntimeError:
-        pass  # refused because the worker is stopping: that is fine
+        assert not thread.is_alive(), "a job thread outlived its stopped runner"

@@ -1,17 +1,18 @@
-"""Unloading a tenant stops its workers: no thread outlives its tenant."""
+"""A tenant holds no thread: its jobs run on each worker's few job threads, which
+unloading a tenant leaves alone and close_app stops."""
 from __future__ import annotations
 
 import io
 import shutil
 import threading
-from contextlib import contextmanager
 
 import pytest
 
+from app.runtime.uploads import UploadFiles
 from app.services import services_of
 
 from app import close_app, create_app
-from tests.runtime.helpers import AUTH, KEY, put, threads_named
+from tests.runtime.helpers import AUTH, KEY, put
 from tests.support.polling import poll
 
 
@@ -32,34 +33,38 @@ def upload(client, tenant: str) -> None:
     assert done["state"] == "done"
 
 
-def worker_of(tenant: str) -> threading.Thread:
-    (thread,) = threads_named(f"tenant-{tenant}-uploads")
-    assert thread.is_alive()
-    return thread
+def job_threads(app) -> list[threading.Thread]:
+    """The app's job threads in this process (app/jobs/runner.py), the live ones."""
+    return [t for t in services_of(app).jobs.threads() if t.is_alive()]
 
 
-def gone(thread: threading.Thread) -> bool:
-    thread = poll(lambda: thread, lambda t: not t.is_alive())
-    return not thread.is_alive() and thread not in threading.enumerate()
+def tenant_threads(tenant: str) -> list[str]:
+    return [t.name for t in threading.enumerate() if t.name.startswith(f"tenant-{tenant}-")]
 
 
-def test_the_upload_worker_starts_with_the_first_upload_and_is_one_per_tenant(client):
-    assert put(client, "acme").status_code == 201
-    assert client.get("/t/acme/health").status_code == 200
-    assert threads_named("tenant-acme-uploads") == []
-    for _ in range(3):
-        upload(client, "acme")
-    assert len(threads_named("tenant-acme-uploads")) == 1
+def test_an_idle_tenant_holds_no_thread_and_jobs_share_a_fixed_number(app, client):
+    for tenant in ("acme", "beta", "gamma"):
+        assert put(client, tenant).status_code == 201
+        assert client.get(f"/t/{tenant}/health").status_code == 200
+    assert job_threads(app) == []  # nothing submitted in this process yet
+    for tenant in ("acme", "beta", "gamma"):
+        for _ in range(2):
+            upload(client, tenant)
+    runners = services_of(app).settings.job_runner_threads
+    # The runner threads and one lease renewer, however many tenants had jobs.
+    assert len(job_threads(app)) == runners + 1
+    assert [tenant_threads(t) for t in ("acme", "beta", "gamma")] == [[], [], []]
 
 
 @pytest.mark.parametrize("unload, next_status", [
     ("disable", 503), ("purge", 404), ("reconfigure", 200), ("recreate-disabled", 503)])
-def test_unloading_a_tenant_joins_its_upload_worker(client, data_root, unload, next_status):
+def test_unloading_a_tenant_stops_nothing_another_tenant_needs(
+        app, client, data_root, unload, next_status):
     assert put(client, "acme").status_code == 201
     assert put(client, "other").status_code == 201
     upload(client, "acme")
     upload(client, "other")
-    worker, others_worker = worker_of("acme"), worker_of("other")
+    threads = job_threads(app)
     if unload == "disable":
         assert client.delete("/admin/tenants/acme", headers=AUTH).status_code == 200
     elif unload == "purge":
@@ -71,50 +76,35 @@ def test_unloading_a_tenant_joins_its_upload_worker(client, data_root, unload, n
         assert put(client, "acme", {"enabled": False}).status_code == 200
     # The next tenant request in this worker process notices the change and unloads.
     assert client.get("/t/acme/health").status_code == next_status
-    assert gone(worker)
-    assert others_worker.is_alive()  # another tenant's worker is left alone
+    assert tenant_threads("acme") == []
+    assert len(threads) > 1 and job_threads(app) == threads
     upload(client, "other")
 
 
-def test_a_worker_that_notices_the_change_through_another_tenant_unloads_too(client):
-    for tenant in ("acme", "other"):
-        assert put(client, tenant).status_code == 201
-    upload(client, "acme")
-    worker = worker_of("acme")
-    assert client.delete("/admin/tenants/acme", headers=AUTH).status_code == 200
-    assert client.get("/t/other/health").status_code == 200
-    assert gone(worker)
-
-
-def test_a_reloaded_tenant_gets_a_fresh_worker(client, data_root):
+def test_a_reloaded_tenant_runs_its_jobs_on_the_same_threads(app, client, data_root):
     assert put(client, "acme").status_code == 201
     upload(client, "acme")
-    first = worker_of("acme")
+    threads = job_threads(app)
     assert put(client, "acme", {"data_dir": str(data_root / "v2")}).status_code == 200
     upload(client, "acme")
-    assert gone(first)
-    assert worker_of("acme") is not first
+    assert job_threads(app) == threads
 
 
-def test_close_app_stops_every_tenants_worker(tmp_path, monkeypatch):
+def test_close_app_stops_the_job_threads(tmp_path, monkeypatch):
     for name in ("TENANT_ADMIN_KEY", "TENANT_DB_URL", "PROMETHEUS_MULTIPROC_DIR"):
         monkeypatch.delenv(name, raising=False)
     app = create_app({"TESTING": True, "TENANT_ADMIN_KEY": KEY,
                       "TENANT_DB_PATH": str(tmp_path / "own" / "tenants.sqlite3"),
                       "TENANT_DATA_ROOT": str(tmp_path / "own-tenants")})
     client = app.test_client()
-    tenants = ["t1", "t2", "t3"]
-    for tenant in tenants:
+    for tenant in ["t1", "t2", "t3"]:
         assert put(client, tenant).status_code == 201
         upload(client, tenant)
-    workers = [worker_of(tenant) for tenant in tenants]
+    threads = services_of(app).jobs.threads()
+    assert threads and all(t.is_alive() for t in threads)
     close_app(app)
     # close_app joins them: they are gone when it returns, no polling needed.
-    assert [w.is_alive() for w in workers] == [False] * len(tenants)
-    prefixes = tuple(f"tenant-{tenant}-" for tenant in tenants)
-    leftovers = poll(lambda: [t.name for t in threading.enumerate() if t.name.startswith(prefixes)],
-                     lambda names: names == [])
-    assert leftovers == []
+    assert [t.is_alive() for t in threads] == [False] * len(threads)
 
 
 def _replace_bin_with_directory(client, uploads, upload_id):
@@ -135,21 +125,21 @@ def _delete_the_file(client, uploads, upload_id):
     (_delete_the_file, 200, {"state": "failed", "error": "FileNotFoundError"}),
     (_delete_through_the_api, 404, {"error": "unknown_upload"}),
 ], ids=["bin-replaced-by-directory", "file-deleted", "upload-deleted-while-queued"])
-def test_a_failing_upload_does_not_stop_the_tenants_worker(app, client, data_root,
-                                                           monkeypatch, fault, status, body):
+def test_a_failing_upload_does_not_stop_the_job_threads(app, client, data_root,
+                                                        monkeypatch, fault, status, body):
     assert put(client, "acme").status_code == 201
     gate, waiting = threading.Event(), threading.Event()
+    checksum = UploadFiles.checksum
 
-    @contextmanager
-    def gated_permit(tenant, limits, name):
+    def gated_checksum(files, upload_id):
         waiting.set()
         assert gate.wait(WAIT)
-        yield
+        return checksum(files, upload_id)
 
-    monkeypatch.setattr(services_of(app).limiter, "background_hold", gated_permit)
+    monkeypatch.setattr(UploadFiles, "checksum", gated_checksum)
     location = post_upload(client, "acme")
-    assert waiting.wait(WAIT)  # the worker has the upload and waits for its permit
-    worker = worker_of("acme")
+    assert waiting.wait(WAIT)  # a job thread runs the upload's job, before it reads the file
+    threads = job_threads(app)
     fault(client, data_root / "acme" / "uploads", location.rsplit("/", 1)[1])
     gate.set()
     response = poll(lambda: client.get(location),
@@ -157,8 +147,8 @@ def test_a_failing_upload_does_not_stop_the_tenants_worker(app, client, data_roo
                     and (status != 200 or r.get_json()["state"] == "failed"))
     assert response.status_code == status
     assert {k: response.get_json().get(k) for k in body} == body
-    upload(client, "acme")  # the same worker thread goes on with the next upload
-    assert worker_of("acme") is worker
+    upload(client, "acme")  # the same job threads go on with the next upload
+    assert job_threads(app) == threads
 
 
 def test_an_upload_after_its_uploads_dir_vanished_is_503_until_it_is_back(client, data_root):

@@ -50,7 +50,7 @@ def test_an_upload_is_accepted_then_processed_to_done_with_its_sha256(client, pr
     assert response.headers["Location"] == f"{prefix}/uploads/{body['id']}"
     assert finished(client, response.headers["Location"]) == {
         "id": body["id"], "tenant": tenant, "filename": "scan.pdf", "size": len(content),
-        "state": "done", "sha256": hashlib.sha256(content).hexdigest()}
+        "state": "done", "attempts": 1, "sha256": hashlib.sha256(content).hexdigest()}
 
 
 def test_a_tenant_cannot_read_another_tenants_upload(client):

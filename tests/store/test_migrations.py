@@ -261,7 +261,9 @@ def test_both_backends_reach_the_same_schema(db, tmp_path):
         assert pg_columns == columns(lite)
         assert foreign_keys(db) == foreign_keys(lite)
         assert {t for t, _, _, rule in foreign_keys(db) if rule == "CASCADE"} == \
-            {"tenant_hosts", "tenant_readiness_durations", "limit_rejections", "uploads"}
+            {"tenant_hosts", "tenant_readiness_durations", "limit_rejections", "uploads",
+             "jobs", "job_queues",
+             "budget_spend", "budget_reservations", "budget_rejections", "model_requests"}
         assert named_indexes(db) == named_indexes(lite)
     finally:
         lite.close()
@@ -432,7 +434,9 @@ def test_four_migrators_on_one_fresh_database_all_succeed(backend, postgres_url,
             else:
                 assert set(columns(database)) == {
                     "schema_version", "store_meta", "tenants", "tenant_hosts",
-                    "tenant_readiness_durations", "limit_rejections", "uploads", "audit_log"}
+                    "tenant_readiness_durations", "limit_rejections", "uploads",
+                    "jobs", "job_queues", "budget_spend", "budget_reservations",
+                    "budget_rejections", "model_requests", "audit_log"}
         finally:
             database.close()
 

@@ -1,0 +1,65 @@
+"""Policy metrics rendered at scrape time from the store (the same on every host).
+
+Counts are written in batches (app/policy/counts.py); this worker's are flushed before
+the store is read, the other workers' are at most FLUSH_SECONDS late.
+"""
+from __future__ import annotations
+
+from typing import Iterable
+
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+
+from ..settings import Settings
+from ..store import Store
+from .money import usd
+from .refusals import utc_day
+from .spend import Policy
+
+
+class PolicyCollector:
+    """A scrape-time collector (``collect()``), as prometheus_client's collectors are."""
+
+    def __init__(self, store: Store, settings: Settings, policy: Policy):
+        self._store = store
+        self._settings = settings
+        self._policy = policy
+
+    def collect(self) -> Iterable[Metric]:
+        self._policy.counts.flush()
+        records = self._store.labelled_tenants(self._settings.max_tenant_labels)
+        allowed = {r.tenant_id for r in records}
+        now = self._policy.clock()
+        states = self._store.budgets.states(sorted(allowed), utc_day(now), int(now * 1000))
+        yield from self._budgets(states)
+        rejections = CounterMetricFamily(
+            "tenant_budget_rejections", "Spends refused by a tenant's budget",
+            labels=["tenant", "scope"])
+        for (tenant, scope), count in sorted(self._store.budgets.rejections().items()):
+            if tenant in allowed:
+                rejections.add_metric([tenant, scope], count)
+        yield rejections
+        requests = CounterMetricFamily(
+            "tenant_model_requests", "Model spends by effective tenant, workspace and outcome",
+            labels=["tenant", "workspace", "model", "outcome"])
+        for key, count in sorted(self._store.budgets.model_requests().items()):
+            if key[0] in allowed:
+                requests.add_metric(list(key), count)
+        yield requests
+
+    def _budgets(self, states) -> Iterable[Metric]:
+        spent = CounterMetricFamily("tenant_spend_usd", "USD a tenant's spends settled, ever",
+                                    labels=["tenant"])
+        cap = GaugeMetricFamily("tenant_budget_daily_cap_usd", "A tenant's daily cap in USD",
+                                labels=["tenant"])
+        remaining = GaugeMetricFamily(
+            "tenant_budget_remaining_usd",
+            "USD a tenant may still reserve today (UTC): cap - settled - held",
+            labels=["tenant"])
+        for tenant, state in sorted(states.items()):
+            spent.add_metric([tenant], usd(state.total_micros))
+            if state.cap_micros is not None:
+                cap.add_metric([tenant], usd(state.cap_micros))
+                remaining.add_metric([tenant], usd(state.remaining_micros))
+        yield spent
+        yield cap
+        yield remaining
