@@ -180,6 +180,10 @@ def test_routing_and_budgets_go_through_the_admin_schema(runner, store, folder, 
         record = store.tenants.get("acme").as_dict()
         assert record["models"] == {"allowed": ["model-a"]}
         assert record["budget"] == {"daily_cap_usd": 5.0, "max_per_request_usd": 0.5}
+        assert audit(store) == [("create", "acme", ["budget", "models"], "cli")]
+        write_tenant(folder, "acme", budgets={"daily_cap_usd": 6})
+        assert apply(runner, folder).stdout.splitlines() == ["acme: updated: budget"]
+        assert store.tenants.get("acme").as_dict()["budget"] == {"daily_cap_usd": 6.0}
     else:
         assert result.exit_code == 1
         assert str(folder / "acme" / "routing.yaml") in result.stderr
