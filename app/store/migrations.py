@@ -43,9 +43,12 @@ def discover(directory: Path = MIGRATIONS_DIR, dialect: str = "sqlite") -> list[
             continue
         if specific or version not in chosen:
             chosen[version] = path
-    # A number may be missing (numbers are handed out ahead of the schema they name);
-    # every store applies the files in the order of their numbers, each once.
-    return [Migration(v, p) for v, p in sorted(chosen.items())]
+    found = [Migration(v, p) for v, p in sorted(chosen.items())]
+    versions = [m.version for m in found]
+    if versions != list(range(1, len(versions) + 1)):
+        raise RuntimeError(f"migrations in {directory} must be numbered 0001, 0002, ... "
+                           f"without gaps; found {versions}")
+    return found
 
 
 def split_statements(script: str) -> list[str]:
@@ -96,15 +99,12 @@ def migrate(db: SQLiteDatabase, directory: Path = MIGRATIONS_DIR) -> int:
     migrations = discover(directory, dialect)
     with db.write() as conn:
         current = _version(dialect, conn)
-        latest = migrations[-1].version if migrations else 0
-        if current > latest:
+        if current > len(migrations):
             raise RuntimeError(f"the store is at schema version {current}, newer than this "
-                               f"code knows ({latest}); refusing to run")
-        for migration in migrations:
-            if migration.version <= current:
-                continue
+                               f"code knows ({len(migrations)}); refusing to run")
+        for migration in migrations[current:]:
             for statement in migration.statements():
                 conn.execute(statement)
             _set_version(dialect, conn, migration.version)
             log.info("applied migration %s", migration.path.name)
-        return max(current, latest)
+        return max(current, len(migrations))

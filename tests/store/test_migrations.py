@@ -26,8 +26,6 @@ from tests.store.conftest import open_database
 # The SQLite set: NNNN_name.sql; NNNN_name.postgres.sql files are PostgreSQL's variants.
 SHIPPED = sorted(p for p in MIGRATIONS_DIR.glob("[0-9][0-9][0-9][0-9]_*.sql")
                  if not p.name.endswith(".postgres.sql"))
-# The shipped schema version: the highest number (numbers may be missing).
-LATEST = int(SHIPPED[-1].name[:4])
 
 # A counting migration set: every application of a file leaves a row behind.
 COUNTING = {
@@ -152,15 +150,14 @@ def applied(db) -> list[str]:
 
 
 # -- the shipped files ---------------------------------------------------------------------------
-def test_shipped_migrations_are_numbered_in_order():
+def test_shipped_migrations_are_numbered_without_gaps():
     assert [m.path for m in discover()] == SHIPPED
-    versions = [m.version for m in discover()]
-    assert versions == sorted(set(versions)) and versions[0] == 1
+    assert [m.version for m in discover()] == list(range(1, len(SHIPPED) + 1))
 
 
 def test_postgres_has_the_same_numbered_migrations():
     chosen = discover(dialect="postgres")
-    assert [m.version for m in chosen] == [m.version for m in discover()]
+    assert [m.version for m in chosen] == list(range(1, len(SHIPPED) + 1))
     for migration, generic in zip(chosen, SHIPPED):
         # Either the shared file or its PostgreSQL variant, never another number's file.
         assert migration.path.name in (generic.name,
@@ -169,8 +166,8 @@ def test_postgres_has_the_same_numbered_migrations():
 
 # -- the runner, on both backends ----------------------------------------------------------------
 def test_fresh_store_gets_every_migration(db):
-    assert migrate(db) == LATEST
-    assert stored_versions(db) == [LATEST]
+    assert migrate(db) == len(SHIPPED)
+    assert stored_versions(db) == [len(SHIPPED)]
     with db.read() as conn:
         meta = dict(conn.execute("SELECT key, value FROM store_meta").fetchall())
     assert meta == {"config_version": 0, "label_rejections": 0}
@@ -179,10 +176,10 @@ def test_fresh_store_gets_every_migration(db):
 def test_second_migrate_is_a_no_op(db):
     migrate(db)
     before = schema(db)
-    assert migrate(db) == LATEST
-    assert migrate(db) == LATEST
+    assert migrate(db) == len(SHIPPED)
+    assert migrate(db) == len(SHIPPED)
     assert schema(db) == before
-    assert stored_versions(db) == [LATEST]
+    assert stored_versions(db) == [len(SHIPPED)]
 
 
 def test_each_file_is_applied_once_and_new_files_later(db, tmp_path):
@@ -200,22 +197,21 @@ def test_each_file_is_applied_once_and_new_files_later(db, tmp_path):
 
 def test_store_newer_than_the_code_is_refused(db):
     migrate(db)
-    set_version(db, LATEST + 1)
+    set_version(db, len(SHIPPED) + 1)
     before = schema(db)
     with pytest.raises(RuntimeError, match="newer than this code"):
         migrate(db)
-    assert stored_versions(db) == [LATEST + 1]
+    assert stored_versions(db) == [len(SHIPPED) + 1]
     assert schema(db) == before
 
 
 @SQLITE_ONLY
-def test_gap_in_numbering_applies_the_files_in_order(db, tmp_path):
-    directory = write_migrations(tmp_path / "m", {
-        "0001_a.sql": "CREATE TABLE a (x INTEGER);\n",
-        "0003_c.sql": "ALTER TABLE a ADD COLUMN y INTEGER;\n"})
-    assert migrate(db, directory) == 3
-    assert user_version(db.path) == 3
-    assert migrate(db, directory) == 3  # applied once
+def test_gap_in_numbering_is_refused(db, tmp_path):
+    directory = write_migrations(tmp_path / "m", {"0001_a.sql": "SELECT 1;\n",
+                                                  "0003_c.sql": "SELECT 1;\n"})
+    with pytest.raises(RuntimeError, match="without gaps"):
+        migrate(db, directory)
+    assert user_version(db.path) == 0
 
 
 BROKEN = {"0001_start.sql": COUNTING["0001_start.sql"],
@@ -344,7 +340,7 @@ def new_sqlite_store(path: Path) -> str:
 def test_four_processes_migrating_one_fresh_store_all_succeed(backend, tmp_path, counting):
     processes, rounds = 4, 8
     directory = write_migrations(tmp_path / "m", COUNTING) if counting else None
-    expected = 2 if counting else LATEST
+    expected = 2 if counting else len(SHIPPED)
     paths = [new_sqlite_store(tmp_path / f"round{i}" / "tenants.sqlite3") for i in range(rounds)]
     assert all(user_version(Path(p)) == 0 for p in paths)
     context = multiprocessing.get_context("spawn")
@@ -421,7 +417,7 @@ def test_four_migrators_on_one_fresh_database_all_succeed(backend, postgres_url,
                                                           counting):
     callers, rounds = 4, 4
     directory = write_migrations(tmp_path / "m", COUNTING) if counting else None
-    expected = 2 if counting else discover(MIGRATIONS_DIR, "postgres")[-1].version
+    expected = 2 if counting else len(discover(MIGRATIONS_DIR, "postgres"))
     urls = fresh_schemas(postgres_url, rounds)
     answers = postgres_migrate_together(urls, directory, callers)
     assert sorted(answers) == sorted((u, expected) for u in urls for _ in range(callers))
