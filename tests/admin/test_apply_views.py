@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from app.services import services_of
-from tests.declarative.conftest import ADMIN, BACKENDS, CAP, app_on, fingerprint, \
+from tests.support.tenant_folders import ADMIN, BACKENDS, CAP, app_on, fingerprint, \
     ADMIN_KEY, stored
 
 

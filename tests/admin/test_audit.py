@@ -9,7 +9,7 @@ import pytest
 
 from app.store.audit import MAX_PAGE
 from app.services import services_of
-from tests.declarative.conftest import ADMIN_KEYS, API_KEY, BACKENDS, app_on, fingerprint, \
+from tests.support.tenant_folders import ADMIN_KEYS, API_KEY, BACKENDS, app_on, fingerprint, \
     write_tenant
 
 

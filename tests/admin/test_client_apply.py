@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.admin.test_client import KEYS, admin
-from tests.declarative.conftest import fingerprint, write_tenant
+from tests.support.tenant_folders import fingerprint, write_tenant
 from tests.support.server import running_server
 
 pytestmark = pytest.mark.gunicorn

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from app.services import services_of
-from tests.declarative.conftest import CAP, audit, stored, write_tenant
+from tests.support.tenant_folders import CAP, audit, stored, write_tenant
 
 
 def apply(runner, folder, *flags):

@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 from app.services import services_of
-from tests.declarative.conftest import audit, stored, write_tenant
+from tests.support.tenant_folders import audit, stored, write_tenant
 from tests.support.server import ROOT
 
 # Dies inside the third tenant's transaction: its row and audit entry written, not committed.

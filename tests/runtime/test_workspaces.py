@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.declarative.conftest import ADMIN, BACKENDS, app_on
+from tests.support.tenant_folders import ADMIN, BACKENDS, app_on
 
 
 @pytest.fixture(params=BACKENDS)
