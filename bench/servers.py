@@ -182,6 +182,8 @@ class ServerPool:
             "PROMETHEUS_MULTIPROC_DIR": str(base / "metrics"),
             "LIMIT_STATE_DIR": str(base / "limits"),
             "SHUTDOWN_DRAIN_SECONDS": "0",
+            # 100 bench tenants and the default tenant (a measure may ask for more).
+            "MAX_TENANT_LABELS": "101",
             # Its own free port: the default (9180) would clash between the servers of a
             # run, and with any other Tenantgate on this machine.
             "MANAGEMENT_BIND": f"127.0.0.1:{free_port()}",
