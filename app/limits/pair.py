@@ -67,7 +67,8 @@ class hold:
                 if permit is None:  # full now: wait for it, within the one shared deadline
                     if deadline is None:
                         deadline = self._clock() + self._wait
-                    permit = _wait_for(step, deadline, self._clock, self._pause)
+                    permit = wait_for(lambda: (step.semaphore.try_acquire(), step), step,
+                                      deadline, self._clock, self._pause)
                 held.append(permit)
         except BaseException:
             self._release()
@@ -82,14 +83,18 @@ class hold:
             held.pop().release()
 
 
-def _wait_for(step: Step, deadline: float, clock, pause) -> Releasable:
+def wait_for(attempt: Callable[[], "tuple[Releasable | None, Step]"], full: Step,
+             deadline: float, clock, pause) -> Releasable:
+    """Call ``attempt`` (a permit or None, and the step that was full) again and again
+    with a short back-off until it gives a permit, or raise LimitRefused for the step
+    last full when ``deadline`` has passed."""
     delay = 0.002
     while True:
         remaining = deadline - clock()
         if remaining <= 0:
-            raise LimitRefused(step.scope, step.limit)
+            raise LimitRefused(full.scope, full.limit)
         pause(min(delay, remaining))
         delay = min(delay * 2, 0.05)
-        permit = step.semaphore.try_acquire()
+        permit, full = attempt()
         if permit is not None:
             return permit

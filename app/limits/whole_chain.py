@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from typing import Callable, Protocol
 
-from .pair import LimitRefused, Releasable, Step
+from .pair import Releasable, Step, wait_for
 
 
 class Chain(Protocol):
@@ -36,24 +36,11 @@ class hold_whole:
     def __enter__(self) -> None:
         permit, full = self._chain.try_acquire()
         if permit is None:  # a step was full: retry the whole chain until the deadline
-            permit = _wait_for(self._chain, full, self._clock() + self._wait,
-                               self._clock, self._pause)
+            permit = wait_for(self._chain.try_acquire, full, self._clock() + self._wait,
+                              self._clock, self._pause)
         self._permit = permit
 
     def __exit__(self, *exc_info) -> None:
         permit, self._permit = self._permit, None
         if permit is not None:
             permit.release()
-
-
-def _wait_for(chain: Chain, full: Step, deadline: float, clock, pause) -> Releasable:
-    delay = 0.002
-    while True:
-        remaining = deadline - clock()
-        if remaining <= 0:
-            raise LimitRefused(full.scope, full.limit)
-        pause(min(delay, remaining))
-        delay = min(delay * 2, 0.05)
-        permit, full = chain.try_acquire()
-        if permit is not None:
-            return permit
