@@ -15,6 +15,7 @@ from urllib.parse import quote
 from typing import Iterator
 
 from .change_hint import ChangeHint
+from .deadline import PROGRESS_STEPS, Deadlines
 from .errors import StoreUnavailable
 from .unit_of_work import UnitsOfWork
 
@@ -49,6 +50,7 @@ class SQLiteDatabase:
         # Set when a write failed for a reason other than contention (read-only, disk full).
         self.write_refused = False
         self.units = UnitsOfWork()
+        self.deadlines = Deadlines()
         self.hint: ChangeHint | None = None  # set by open()
 
     def open(self) -> None:
@@ -147,7 +149,7 @@ class SQLiteDatabase:
             self._forget_thread_connection()
             conn = self.connection()
         try:
-            conn.execute("BEGIN IMMEDIATE")
+            self._begin(conn)
         except sqlite3.OperationalError as exc:
             raise self._write_failed(exc) from exc
         with self.units.outermost(conn):
@@ -162,6 +164,32 @@ class SQLiteDatabase:
             except BaseException:
                 _rollback(conn)
                 raise
+
+    @contextmanager
+    def bounded(self, deadline: float) -> Iterator[None]:
+        """This thread's store calls give up at ``deadline`` (app/store/deadline.py): the
+        wait for the write lock is cut to the time left, and a statement still running
+        then is interrupted. Either ends in StoreUnavailable."""
+        conn = self.connection()
+        with self.deadlines.bounded(deadline):
+            conn.set_progress_handler(self.deadlines.passed, PROGRESS_STEPS)
+            try:
+                yield
+            finally:
+                conn.set_progress_handler(None, 0)
+
+    def _begin(self, conn: sqlite3.Connection) -> None:
+        # BEGIN IMMEDIATE is where a write waits for the lock (WAL readers never wait).
+        usual = getattr(self._local, "busy_ms", self.busy_timeout_ms)
+        bound = self.deadlines.wait_ms(usual)
+        if bound is None:
+            conn.execute("BEGIN IMMEDIATE")
+            return
+        conn.execute(f"PRAGMA busy_timeout = {bound}")
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        finally:
+            conn.execute(f"PRAGMA busy_timeout = {int(usual)}")
 
     def on_commit(self, action) -> None:
         self.units.on_commit(action)
@@ -193,20 +221,22 @@ class SQLiteDatabase:
         """
         conn = self.connection()
         conn.execute("PRAGMA busy_timeout = 50")
+        self._local.busy_ms = 50  # what a bounded write puts back (see _begin)
         try:
             with self.write() as tx:
                 tx.execute(PROBE_WRITE)
         except StoreUnavailable as exc:
             text = str(exc)
-            return None if "locked" in text or "busy" in text else text or "writes refused"
+            return None if _contention(text) else text or "writes refused"
         finally:
+            del self._local.busy_ms
             if getattr(self._local, "conn", None) is conn:
                 conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_ms)}")
         return None
 
     def _write_failed(self, exc: sqlite3.OperationalError) -> StoreUnavailable:
         text = str(exc)
-        if "locked" not in text and "busy" not in text:
+        if not _contention(text):
             # Read-only or I/O failure: this connection may stay broken (SQLite caches a
             # read-only open, and an I/O error can poison it); reopen on next use.
             self._forget_thread_connection()
@@ -233,6 +263,12 @@ class SQLiteDatabase:
         self._local = threading.local()
         if self.hint is not None:
             self.hint.close()
+
+
+def _contention(text: str) -> bool:
+    """Another writer holds the lock, or a caller's deadline interrupted the statement:
+    the store works, it was busy."""
+    return "locked" in text or "busy" in text or "interrupted" in text
 
 
 def _rollback(conn: sqlite3.Connection) -> None:

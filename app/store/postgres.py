@@ -16,6 +16,7 @@ import psycopg
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from .database import PROBE_WRITE
+from .deadline import Deadlines
 from .errors import StoreUnavailable
 from .unit_of_work import UnitsOfWork
 
@@ -66,6 +67,19 @@ class _Connection:
         return cursor
 
 
+def _checkout(bound_ms: int | None) -> dict:
+    """The pool's checkout wait, cut to a caller's deadline (0 would mean "the default")."""
+    return {} if bound_ms is None else {"timeout": max(bound_ms, 1) / 1000}
+
+
+def _bound_statements(conn: psycopg.Connection, ms: int) -> None:
+    """This transaction's statements, and its waits for locks (the store's write lock
+    included), end after ``ms``; 0 would mean "no limit" to PostgreSQL."""
+    value = f"{max(ms, 1)}ms"
+    conn.execute("SELECT set_config('statement_timeout', %s, true), "
+                 "set_config('lock_timeout', %s, true)", (value, value))
+
+
 def _to_psycopg(sql: str) -> str:
     """``?`` placeholders become ``%s``; a literal ``%`` (LIKE 'a%', a migration's text)
     must be doubled, or psycopg would take it for a placeholder of its own."""
@@ -79,6 +93,7 @@ class PostgresDatabase:
         self.url = url
         self._timeout = timeout
         self.units = UnitsOfWork()
+        self.deadlines = Deadlines()
         # check: see _check. reconnect_timeout: the pool retries a lost connection with
         # exponential back-off (1, 2, 4, ... s) and allows one growth attempt at a time, so
         # after a long outage its next attempt could come minutes after PostgreSQL is back.
@@ -120,10 +135,26 @@ class PostgresDatabase:
             if joined is not None:
                 yield joined
                 return
-            with self._pool.connection() as conn:
-                yield _Connection(conn)
+            bound = self.deadlines.wait_ms(int(self._timeout * 1000))
+            with self._pool.connection(**_checkout(bound)) as conn:
+                if bound is None:
+                    yield _Connection(conn)
+                    return
+                # The bound as SET LOCAL, so it ends with this transaction and the pooled
+                # connection goes back with the server's defaults.
+                with conn.transaction():
+                    _bound_statements(conn, self.deadlines.wait_ms(bound) or 0)
+                    yield _Connection(conn)
         except (psycopg.OperationalError, psycopg.DataError, PoolTimeout) as exc:
             raise StoreUnavailable(str(exc).strip()) from exc
+
+    @contextmanager
+    def bounded(self, deadline: float) -> Iterator[None]:
+        """This thread's store calls give up at ``deadline`` (app/store/deadline.py): the
+        wait for a pooled connection, for a lock, and a statement's run are cut to the time
+        left. Each ends in StoreUnavailable."""
+        with self.deadlines.bounded(deadline):
+            yield
 
     @contextmanager
     def write(self, serialise: bool = True) -> Iterator[_Connection]:
@@ -139,10 +170,13 @@ class PostgresDatabase:
                 with self.units.nested(), joined.savepoint():
                     yield joined
                 return
-            with self._pool.connection() as conn:
+            bound = self.deadlines.wait_ms(int(self._timeout * 1000))
+            with self._pool.connection(**_checkout(bound)) as conn:
                 wrapped = _Connection(conn)
                 with self.units.outermost(wrapped), conn.transaction(), \
                         self.units.undo_first():
+                    if bound is not None:
+                        _bound_statements(conn, self.deadlines.wait_ms(bound) or 0)
                     if serialise:
                         conn.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
                     yield wrapped
