@@ -102,3 +102,17 @@ class DeadlineRunner:
         # instead of starting another.
         with self._lock:
             self._idle += 1
+
+
+class InlineRunner:
+    """DeadlineRunner's interface, running the call on the caller's own thread: for calls
+    that bound their own waits (a store call under ``Store.db.bounded``), where handing
+    the call to another thread would only add the hop."""
+
+    threads = 0
+
+    def run(self, call: Callable[[], Any], timeout: float) -> Any:
+        return call()
+
+    def close(self) -> None:
+        """Nothing to stop: no thread of its own."""
