@@ -87,6 +87,11 @@ DRAIN_CHUNK = 1 << 16
 def drain_refused_body(response: Response) -> Response:
     if response.status_code < 400:
         return response  # answered as asked: the body was the app's to read
+    if not request.environ.get("CONTENT_LENGTH"):
+        # No declared body (most refusals: GET probes): nothing to drain. Asked first
+        # because the parsed length and the app's limit cost more than the rest of a
+        # refusal's hooks together.
+        return response
     length, limit = request.content_length, request.max_content_length
     if not length or (limit is not None and length > limit):
         return response
