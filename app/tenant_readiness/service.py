@@ -43,7 +43,9 @@ class TenantReadiness:
         self._flights: SingleFlight[TenantStatus] = SingleFlight(
             self._runner, timeout,
             failed=lambda tenant: TenantStatus(tenant, ERROR, "resolution_failed"),
-            timed_out=self._timed_out, on_end=self._ended)
+            timed_out=self._timed_out, on_end=self._ended,
+            # The share of a worker's request threads one tenant may hold (sec. 17).
+            max_askers=settings.tenant_thread_share)
         self._recorders: set[threading.Thread] = set()  # threads recording an error
         self._recorders_lock = threading.Lock()
 

@@ -4,6 +4,8 @@ A probe of a tenant's readiness that arrives while that tenant is being resolved
 that resolution instead of starting another, so a tenant that hangs holds one thread
 only, however often it is probed. A call is run on a DeadlineRunner thread under the
 asker's deadline; one abandoned at its deadline before it even started is never run.
+Once a call is slow, at most ``max_askers`` asks wait for it: a probe storm on one stuck
+tenant holds that tenant's share of the request threads, not all of them.
 """
 from __future__ import annotations
 
@@ -16,6 +18,8 @@ from ..deadlines import DeadlineExceeded, DeadlineRunner
 T = TypeVar("T")
 
 WAITING, RUNNING, ABANDONED = "waiting", "running", "abandoned"
+# A call in flight for this share of the timeout is slow: the cap on its askers applies.
+STUCK_SHARE = 0.25
 
 
 class _Call(Generic[T]):
@@ -25,16 +29,23 @@ class _Call(Generic[T]):
         self.state = WAITING  # -> RUNNING (a thread took it) or ABANDONED (never ran)
         self.result: T | None = None
         self.completed = False  # the result comes from a call that returned
+        self.askers = 0  # asks waiting for this call, its leader's included
 
 
 class SingleFlight(Generic[T]):
     def __init__(self, runner: DeadlineRunner, timeout: float,
                  failed: Callable[[str], T], timed_out: Callable[[str], T],
-                 on_end: Callable[[str, T], None]):
+                 on_end: Callable[[str, T], None], max_askers: int | None = None,
+                 slow_after: float | None = None):
         """``failed(key)``: the result of a call that raised; ``timed_out(key)``: of one
-        abandoned at its deadline; ``on_end(key, result)``: told of every call's end."""
+        abandoned at its deadline; ``on_end(key, result)``: told of every call's end.
+        ``max_askers``: how many asks may wait for one key's call once it is slow (in
+        flight for ``slow_after`` seconds, by default STUCK_SHARE of the timeout); one
+        more is answered None at once."""
         self._runner = runner
         self._timeout = timeout
+        self._max_askers = max_askers
+        self._slow_after = timeout * STUCK_SHARE if slow_after is None else slow_after
         self._failed = failed
         self._timed_out = timed_out
         self._on_end = on_end
@@ -52,20 +63,34 @@ class SingleFlight(Generic[T]):
                 lead = call is None
                 if lead:
                     call = self._calls[key] = _Call()
-            if lead:
-                self._lead(key, call, work, deadline)
-            elif call.began < arrived:
-                # It may have read state older than this ask: wait for it to end, then
-                # lead (or join) a fresh one. Still running past its deadline: stuck.
-                if time.monotonic() - call.began > self._timeout:
+                elif self._crowded(call):
                     break
-                if call.done.wait(max(0.0, deadline - time.monotonic())):
-                    continue
-                break
-            if not call.done.wait(max(0.0, deadline - time.monotonic())):
-                break
-            return call.result, call.completed
+                call.askers += 1
+            try:
+                if lead:
+                    self._lead(key, call, work, deadline)
+                elif call.began < arrived:
+                    # It may have read state older than this ask: wait for it to end, then
+                    # lead (or join) a fresh one. Still running past its deadline: stuck.
+                    if time.monotonic() - call.began > self._timeout:
+                        break
+                    if call.done.wait(max(0.0, deadline - time.monotonic())):
+                        continue
+                    break
+                if not call.done.wait(max(0.0, deadline - time.monotonic())):
+                    break
+                return call.result, call.completed
+            finally:
+                with self._lock:
+                    call.askers -= 1
         return None
+
+    def _crowded(self, call: _Call[T]) -> bool:
+        # A call this slow is waiting on something (a fast one takes well under 1 ms):
+        # asks of its key past the cap would only hold more of the caller's threads
+        # for the same answer.
+        return self._max_askers is not None and call.askers >= self._max_askers \
+            and time.monotonic() - call.began >= self._slow_after
 
     def _lead(self, key: str, call: _Call[T], work: Callable[[], tuple[T, bool]],
               deadline: float) -> None:
