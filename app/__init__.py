@@ -6,6 +6,7 @@ concern wire its routes and hooks with the same ``init_app(app, services)``.
 """
 from __future__ import annotations
 
+import functools
 import time
 from typing import Any, Mapping
 
@@ -58,7 +59,9 @@ def build_services(settings: Settings, app: Flask) -> Services:
     limiter = open_limiter(settings, store)
     drain = Drain()
     global_readiness = GlobalReadiness(global_checks(store, drain), the_metrics)
-    service = TenantReadiness(store, settings, global_readiness.is_ready)
+    # Asked only once the tenant's row (or the scrape's rows) was read from the store.
+    service = TenantReadiness(store, settings,
+                              functools.partial(global_readiness.is_ready, after_store_read=True))
     resources = TenantResources()
     factory = RuntimeFactory(settings, store, limiter, app.app_context, resources)
     tenants = TenantRuntimes(store, settings, factory)

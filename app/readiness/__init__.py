@@ -19,7 +19,7 @@ def global_checks(store: Store, drain: Drain) -> CheckRegistry:
     No tenant state is ever one of them, so no tenant can flip /readyz.
     """
     checks = CheckRegistry()
-    checks.add("store", store.ping)
+    checks.add("store", store.ping, after_read=store.check_writes)
     checks.add("shutdown", drain.check)
     return checks
 

@@ -30,12 +30,17 @@ class CheckResult:
 class CheckRegistry:
     def __init__(self, clock: Callable[[], float] = time.perf_counter):
         self._checks: dict[str, Check] = {}
+        self._after_read: dict[str, Check] = {}
         self._clock = clock
 
-    def add(self, name: str, check: Check) -> None:
+    def add(self, name: str, check: Check, after_read: Check | None = None) -> None:
+        """``after_read``: the same check for a caller whose store read just succeeded
+        (what the check would read again is left out)."""
         if name in self._checks:
             raise ValueError(f"readiness check {name!r} is already registered")
         self._checks[name] = check
+        if after_read is not None:
+            self._after_read[name] = after_read
 
     def names(self) -> list[str]:
         return list(self._checks)
@@ -43,8 +48,9 @@ class CheckRegistry:
     def __contains__(self, name: str) -> bool:
         return name in self._checks
 
-    def run(self, name: str) -> CheckResult:
-        check = self._checks[name]
+    def run(self, name: str, after_read: bool = False) -> CheckResult:
+        check = self._after_read.get(name) if after_read else None
+        check = check or self._checks[name]
         started = self._clock()
         try:
             check()
@@ -53,9 +59,9 @@ class CheckRegistry:
             return CheckResult(name, False, self._ms_since(started), error)
         return CheckResult(name, True, self._ms_since(started), None)
 
-    def run_all(self, exclude: Iterable[str] = ()) -> list[CheckResult]:
+    def run_all(self, exclude: Iterable[str] = (), after_read: bool = False) -> list[CheckResult]:
         skipped = set(exclude)
-        return [self.run(name) for name in self._checks if name not in skipped]
+        return [self.run(name, after_read) for name in self._checks if name not in skipped]
 
     def _ms_since(self, started: float) -> float:
         return round((self._clock() - started) * 1000, 3)

@@ -46,9 +46,11 @@ class GlobalReadiness:
         self._metrics.readiness_check_ok.labels(check=name).set(int(result.ok))
         return result
 
-    def is_ready(self) -> bool:
-        """Read-only answer for tenants that inherit global readiness: touches no metric."""
-        return all(r.ok for r in self.checks.run_all())
+    def is_ready(self, after_store_read: bool = False) -> bool:
+        """Read-only answer for tenants that inherit global readiness: touches no metric.
+        ``after_store_read``: the caller just read the store, so checks that would read
+        it again run without that read (the store check still probes writes)."""
+        return all(r.ok for r in self.checks.run_all(after_read=after_store_read))
 
     def _record(self, ready: bool) -> None:
         with self._lock:

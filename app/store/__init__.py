@@ -95,6 +95,12 @@ class Store:
         so readiness returns as soon as writes do.
         """
         self.version()
+        self.check_writes()
+
+    def check_writes(self) -> None:
+        """The write half of ``ping``, for a caller whose own store read just succeeded
+        (tenant readiness, after reading the tenant's row): the read half would only
+        repeat it."""
         now = self._clock()
         if self._write_error is None and self._probed_at is not None \
                 and not getattr(self.db, "write_refused", False) \

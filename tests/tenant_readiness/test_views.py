@@ -149,6 +149,22 @@ def test_inheriting_tenant_follows_global_readiness_both_ways(client, switch):
     assert client.get("/readyz").status_code == 200
 
 
+def test_inheriting_tenant_follows_a_store_that_refuses_writes(app, client, monkeypatch):
+    # The tenant's own row read stands in for the store check's read; its write probe
+    # still decides, as it does for /readyz.
+    set_ready(client, "plain", None)
+    db = services_of(app).store.db
+    monkeypatch.setattr(db, "probe_write", lambda: "disk I/O error")
+    monkeypatch.setattr(db, "write_refused", True)
+    assert client.get("/readyz").status_code == 503
+    assert readyz(client, "plain") == (503, {"tenant": "plain", "status": "not ready",
+                                             "reason": "inherited"})
+    monkeypatch.undo()
+    assert readyz(client, "plain") == (200, {"tenant": "plain", "status": "ready",
+                                             "reason": "inherited"})
+    assert client.get("/readyz").status_code == 200
+
+
 def global_snapshot(client):
     text = scrape(client)
     return {name: value(text, name, **labels) for name, labels in [
