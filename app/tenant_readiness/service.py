@@ -59,11 +59,10 @@ class TenantReadiness:
             thread.join(timeout)
 
     def readyz(self, tenant: str) -> TenantStatus:
-        started = self._clock()
+        started, deadline = self._clock(), time.monotonic() + self._timeout
         if self._settings.chaos_enabled:
             work = lambda: self._resolve_guarded(tenant, inject_faults=True)  # noqa: E731
         else:
-            deadline = time.monotonic() + self._timeout
             work = lambda: self._resolve_bounded(tenant, deadline)  # noqa: E731
         answer = self._flights.ask(tenant, work)
         if answer is None:
@@ -71,7 +70,7 @@ class TenantReadiness:
         status, resolved = answer
         if self._settings.tenant_readiness_histogram and resolved \
                 and status.reason != "unknown_tenant":
-            self._observe(tenant, self._clock() - started)
+            self._observe(tenant, self._clock() - started, deadline)
         return status
 
     def _timed_out(self, tenant: str) -> TenantStatus:
@@ -180,10 +179,13 @@ class TenantReadiness:
         if fault:
             inject(fault, self._store, tenant)
 
-    def _observe(self, tenant: str, seconds: float) -> None:
+    def _observe(self, tenant: str, seconds: float, deadline: float) -> None:
         bucket = next((i for i, bound in enumerate(DURATION_BUCKETS) if seconds <= bound),
                       len(DURATION_BUCKETS))
         try:
-            self._store.tenant_readiness.observe_duration(tenant, bucket, seconds)
+            # A write on the request thread: it gives up at the probe's deadline too,
+            # rather than hold an answer already known behind a lock another writer holds.
+            with self._store.db.bounded(deadline):
+                self._store.tenant_readiness.observe_duration(tenant, bucket, seconds)
         except StoreUnavailable as exc:
             log.warning("tenant %s: duration not recorded: %s", tenant, exc)

@@ -43,15 +43,20 @@ select.select([sys.stdin], [], [], 120)
 """
 
 
+@pytest.fixture
+def extra_settings(request):
+    return getattr(request, "param", {})
+
+
 @pytest.fixture(params=["sqlite", "postgres"])
-def app(request, tmp_path, monkeypatch):
+def app(request, tmp_path, monkeypatch, extra_settings):
     for name in ("TENANT_ADMIN_KEY", "TENANT_API_KEY", "TENANT_DB_URL",
                  "PROMETHEUS_MULTIPROC_DIR", "CHAOS_ENABLED"):
         monkeypatch.delenv(name, raising=False)
     config = {"TESTING": True, **BASE,
               "TENANT_DB_PATH": str(tmp_path / "store" / "tenants.sqlite3"),
               "TENANT_DATA_ROOT": str(tmp_path / "tenants"),
-              "STORAGE_RESERVE_BYTES": 1 << 20}
+              "STORAGE_RESERVE_BYTES": 1 << 20, **extra_settings}
     if request.param == "postgres":
         config["TENANT_DB_URL"] = request.getfixturevalue("postgres_url")
     app = create_app(config)
@@ -71,6 +76,10 @@ class WriteLockHolder:
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         assert self._process.stdout.readline().strip() == "held"
         return self
+
+    @property
+    def held(self) -> bool:
+        return self._process.poll() is None
 
     def __exit__(self, *exc) -> None:
         self._process.stdin.close()
@@ -150,3 +159,17 @@ def test_without_chaos_no_resolver_thread_is_started(app):
         assert readyz(client, "alone")[0] == 200
     assert not [t for t in threading.enumerate()
                 if t.name.startswith("tenant-readiness") and t.name not in before]
+
+
+@pytest.mark.parametrize("extra_settings", [{"TENANT_READINESS_HISTOGRAM": 1}], indirect=True)
+def test_a_resolved_probe_does_not_wait_for_the_lock_to_record_its_duration(app):
+    client, store = app.test_client(), services_of(app).store
+    assert set_ready(client, "steady", True).status_code == 200
+    assert readyz(client, "steady")[0] == 200
+    # Longer than the holder holds: only the probe's deadline can end the wait.
+    store.db.busy_timeout_ms = 300_000
+    with WriteLockHolder(app) as holder, ThreadPoolExecutor(1) as pool:
+        # A thread of its own: a SQLite connection opened with that busy timeout.
+        answer = pool.submit(readyz, app.test_client(), "steady").result(timeout=100)
+        assert holder.held
+    assert answer == (200, {"tenant": "steady", "status": "ready", "reason": "override"})
