@@ -170,6 +170,10 @@ class SQLiteDatabase:
         """This thread's store calls give up at ``deadline`` (app/store/deadline.py): the
         wait for the write lock is cut to the time left, and a statement still running
         then is interrupted. Either ends in StoreUnavailable."""
+        if self.deadlines.active:  # inside another bound: its handler is in place
+            with self.deadlines.bounded(deadline):
+                yield
+            return
         conn = self.connection()
         with self.deadlines.bounded(deadline):
             conn.set_progress_handler(self.deadlines.passed, PROGRESS_STEPS)

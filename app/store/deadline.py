@@ -36,6 +36,10 @@ class Deadlines:
         finally:
             self._local.deadline = outer
 
+    @property
+    def active(self) -> bool:
+        return getattr(self._local, "deadline", None) is not None
+
     def wait_ms(self, usual_ms: int) -> int | None:
         """How long the next wait may take, in whole milliseconds (at most ``usual_ms``);
         None when this thread has no deadline. Rounded up, so a wait that gives up ends

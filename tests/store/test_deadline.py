@@ -128,3 +128,19 @@ def test_outside_the_bound_the_connection_has_its_usual_waits(db):
     usual = ["0", "0"] if db.dialect == "postgres" else db.busy_timeout_ms
     # Every pooled PostgreSQL connection: each thread may be handed another one.
     assert [_in_a_new_thread(run) for _ in range(3)] == [usual] * 3
+
+
+def test_a_bound_inside_another_keeps_the_earlier_deadline_and_the_outer_one_holds(db):
+    sql = LONG_POSTGRES if db.dialect == "postgres" else LONG_SQLITE
+
+    def run():
+        with db.bounded(time.monotonic() + BOUND):
+            with db.bounded(time.monotonic() + HOLD_AT_MOST):
+                pass
+            # Still bounded once the inner bound has ended.
+            with pytest.raises(StoreUnavailable):
+                with db.read() as conn:
+                    conn.execute(sql).fetchone()
+        return "stopped"
+
+    assert _in_a_new_thread(run) == "stopped"
