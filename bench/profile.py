@@ -20,9 +20,12 @@ from pathlib import Path
 
 from .load import Load, ensure_wrk
 from .servers import ROOT, ServerPool, create_tenants, tenant_ids
-from .throughput import ROUTES
+from .cases import BY_KEY, HALF, TENANTS
+from .throughput import set_ready
 
 RESULTS = Path(__file__).resolve().parent / "results"
+# The cases served by Tenantgate's own server (bench/cases.py), which this script starts.
+PROFILED = sorted(case.key for case in BY_KEY.values() if case.server == "main")
 FRAME = re.compile(r"^(?P<func>.*) \((?P<file>[^()]*):(?P<line>\d+)\)$")
 
 
@@ -74,17 +77,22 @@ def _short(frame: str) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--route", default="tenant_health", choices=sorted(ROUTES))
+    parser.add_argument("--route", default="tenant_health", choices=PROFILED)
     parser.add_argument("--seconds", type=float, default=20)
     args = parser.parse_args(argv)
-    _, paths, options = ROUTES[args.route]
+    case = BY_KEY[args.route]
+    paths, options = [case.path], dict(case.load)
     load = Load(ensure_wrk())
     workdir = Path(tempfile.mkdtemp(prefix="tenantgate-profile-"))
     out = RESULTS / f"profile-{args.route}.txt"
     try:
         with ServerPool(workdir) as pool:
-            server = pool.tenantgate("profile")
-            create_tenants(server, tenant_ids(100))
+            server = pool.tenantgate("profile", {"MAX_TENANT_LABELS": str(2 * TENANTS + 1)})
+            create_tenants(server, tenant_ids(TENANTS))
+            if case.prefix == HALF:
+                half = tenant_ids(TENANTS, HALF)
+                create_tenants(server, half)
+                set_ready(server, half[1::2], False)
             load.run(server.port, paths, 3, **options)  # warm: every tenant built
             runner = threading.Thread(target=load.run, args=(server.port, paths,
                                                              args.seconds + 2), kwargs=options)
