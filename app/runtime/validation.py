@@ -56,5 +56,5 @@ class ValidatorCall:
         finally:
             if future.done():
                 # Only a call still running is remembered: a finished future (its lock,
-                # condition and result, about 1 KiB) would stay with every loaded tenant.
+                # condition and result, about 1.5 KiB) would stay with every loaded tenant.
                 self._running = None
