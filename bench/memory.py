@@ -1,17 +1,20 @@
 """RSS per worker with 0, 100 and 1,000 materialised tenants, next to the bare app's workers.
 
 Materialise = one GET /t/<t>/health per tenant (each on a fresh connection, so the
-tenants spread over both workers). RSS is VmRSS of the master's children.
+tenants spread over both workers). RSS is VmRSS of the master's children, read after
+warming every code path but materialising a tenant, concurrently (see _warm).
 """
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 from .boot import seed_store
-from .load import spread
+from .load import CONNECTIONS, spread
 from .servers import Server, ServerPool, rss_kib, tenant_ids
 
 STEPS = (100, 1000)
+WARM_CONNECTIONS = CONNECTIONS  # as many as the load cases open
 
 
 def worker_rss(server: Server) -> list[int]:
@@ -19,9 +22,22 @@ def worker_rss(server: Server) -> list[int]:
 
 
 def _warm(server: Server, paths: list[str], times: int = 20) -> None:
+    """Each path ``times`` over, one at a time and then from WARM_CONNECTIONS at once.
+
+    One at a time, the warm-up allocates too little for a full garbage collection, and a
+    worker's first one, during the first tenants' hits, faults in a page of code of
+    every extension module it traverses (about 350 KiB a worker, counted in VmRSS once):
+    that was counted per tenant. At once, as the load cases run, it happens here, and
+    every request thread runs the paths on its own store connection.
+    """
     for _ in range(times):
         for path in paths:
             server.request("GET", path)
+    wanted = paths * (times * WARM_CONNECTIONS // 2)
+    with ThreadPoolExecutor(WARM_CONNECTIONS) as pool:
+        for status, body in pool.map(lambda path: server.request("GET", path), wanted):
+            if status >= 500:
+                raise RuntimeError(f"warm-up: {status} {body[:200]!r}")
 
 
 def _materialise(server: Server, tenants: list[str]) -> float:

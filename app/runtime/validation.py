@@ -53,3 +53,8 @@ class ValidatorCall:
                 return Outcome(False, TRANSIENT,
                                f"validator timed out after {self._timeout:g}s", timed_out=True)
             return Outcome(False, TRANSIENT, f"validator raised {type(exc).__name__}: {exc}")
+        finally:
+            if future.done():
+                # Only a call still running is remembered: a finished future (its lock,
+                # condition and result, about 1.5 KiB) would stay with every loaded tenant.
+                self._running = None

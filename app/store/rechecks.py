@@ -11,8 +11,7 @@ from __future__ import annotations
 from typing import Iterable
 
 from .database import SQLiteDatabase
-
-CHUNK = 500
+from .id_lists import in_lists
 
 
 class RecheckStore:
@@ -24,9 +23,7 @@ class RecheckStore:
         ids = list(tenant_ids)
         found: list[str] = []
         with self.db.read() as conn:
-            for start in range(0, len(ids), CHUNK):
-                chunk = ids[start:start + CHUNK]
-                marks = ",".join("?" * len(chunk))
+            for marks, chunk in in_lists(ids):
                 found.extend(row[0] for row in conn.execute(
                     f"SELECT tenant_id FROM tenants WHERE tenant_id IN ({marks}) "
                     "AND (recheck_due_at IS NULL OR recheck_due_at <= ?)",

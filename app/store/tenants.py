@@ -11,6 +11,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from .database import SQLiteDatabase
+from .id_lists import in_lists
 
 MICROS_PER_USD = 1_000_000
 
@@ -161,9 +162,7 @@ class TenantStore:
     def states(self, tenant_ids: list[str]) -> dict[str, TenantState]:
         found: dict[str, TenantState] = {}
         with self.db.read() as conn:
-            for start in range(0, len(tenant_ids), 500):
-                chunk = tenant_ids[start:start + 500]
-                marks = ",".join("?" * len(chunk))
+            for marks, chunk in in_lists(tenant_ids):
                 for row in conn.execute(
                         "SELECT tenant_id, enabled, updated_at, health FROM tenants "
                         f"WHERE tenant_id IN ({marks})", chunk).fetchall():

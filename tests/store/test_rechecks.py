@@ -71,3 +71,10 @@ def test_a_purged_tenant_leaves_no_schedule(store, rechecks, add_tenant):
     store.tenants.purge("acme")
     add_tenant("acme")
     assert rechecks.due(["acme"], T0) == ["acme"]  # a new tenant: scheduled afresh
+
+
+def test_due_finds_tenants_in_every_chunk_of_a_long_list(rechecks, add_tenant):
+    for tenant in ("t0", "t511", "t512", "t700"):
+        add_tenant(tenant)
+    asked = [f"t{i}" for i in range(701)]
+    assert sorted(rechecks.due(asked, T0)) == ["t0", "t511", "t512", "t700"]

@@ -290,3 +290,14 @@ def test_literal_percent_and_like_patterns_work_on_every_backend(store, tenants,
     assert [r[0] for r in rows] == ["acme"]
     assert [r[0] for r in rows_no_params] == ["beta"]
     assert tenants.get("acme").extra == {"note": "100% done"}
+
+
+@pytest.mark.parametrize("count", [1, 3, 513])
+def test_states_answers_for_each_stored_id_asked_for(tenants, record, count):
+    stored = [f"t{i}" for i in range(0, count, 2)]
+    for tenant in stored:
+        tenants.upsert(record(tenant), count)
+    asked = [f"t{i}" for i in range(count)] + ["nobody"]
+    states = tenants.states(asked)
+    assert sorted(states) == sorted(stored)
+    assert all(state.enabled and state.health == "pending" for state in states.values())
