@@ -4,7 +4,9 @@ from __future__ import annotations
 import time
 from typing import Iterable
 
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.core import GaugeMetricFamily, Metric
+
+from ..metrics.text_family import TextFamily
 
 from ..settings import Settings
 from ..store import Store
@@ -22,15 +24,14 @@ class JobCollector:
             self._settings.max_tenant_labels)]
         counts = self._store.jobs.pending_counts(tenants)
         failed = self._store.jobs.failed_totals(tenants)
-        jobs = GaugeMetricFamily("tenant_jobs", "A tenant's jobs not finished yet, by state",
-                                 labels=["tenant", "state"])
-        failures = CounterMetricFamily("tenant_jobs_failed",
-                                       "A tenant's jobs that ended failed (every try used)",
-                                       labels=["tenant"])
-        for tenant in tenants:
-            for state in PENDING:
-                jobs.add_metric([tenant, state], counts.get((tenant, state), 0))
-            failures.add_metric([tenant], failed.get(tenant, 0))
+        jobs = TextFamily("tenant_jobs", "A tenant's jobs not finished yet, by state", "gauge",
+                          ["tenant", "state"])
+        failures = TextFamily("tenant_jobs_failed",
+                              "A tenant's jobs that ended failed (every try used)", "counter",
+                              ["tenant"])
+        jobs.extend(((tenant, state), counts.get((tenant, state), 0))
+                    for tenant in tenants for state in PENDING)
+        failures.extend(((tenant,), failed.get(tenant, 0)) for tenant in tenants)
         yield jobs
         yield failures
         oldest = self._store.jobs.oldest_queued_at()

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.core import GaugeMetricFamily, Metric
 
+from ..metrics.text_family import TextFamily
 from ..settings import Settings
 from ..store import Store
 from .limiter import Limiter
@@ -45,17 +46,17 @@ class LimitCollector:
         self._limiter.counter.flush()  # this worker's pending refusals, before reading
         records = self._store.labelled_tenants(self._settings.max_tenant_labels)
         allowed = {r.tenant_id for r in records}
-        inflight = GaugeMetricFamily("tenant_limit_inflight", "Tenant permits held now",
-                                     labels=["tenant", "limit"])
+        inflight = TextFamily("tenant_limit_inflight", "Tenant permits held now", "gauge",
+                              ["tenant", "limit"])
         wanted = [(record.tenant_id, name, cap) for record in records
                   for name, cap in sorted(tenant_limits(record.limits).items())]
-        for (tenant, name, _), held in zip(wanted, self._inflight_many(wanted)):
-            inflight.add_metric([tenant, name], held)
+        inflight.extend(((tenant, name), held) for (tenant, name, _), held
+                        in zip(wanted, self._inflight_many(wanted)))
         yield inflight
-        rejections = CounterMetricFamily(
-            "tenant_limit_rejections", "Requests refused by a concurrency limit",
-            labels=["tenant", "limit", "scope"])
+        rejections = TextFamily("tenant_limit_rejections",
+                                "Requests refused by a concurrency limit", "counter",
+                                ["tenant", "limit", "scope"])
         for (tenant, limit, scope), count in sorted(self._store.limits.rejections().items()):
             if tenant in allowed:
-                rejections.add_metric([tenant, limit, scope], count)
+                rejections.add((tenant, limit, scope), count)
         yield rejections

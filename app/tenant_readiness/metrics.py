@@ -3,8 +3,9 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from prometheus_client.core import (CounterMetricFamily, GaugeMetricFamily,
-                                    HistogramMetricFamily, Metric)
+from prometheus_client.core import HistogramMetricFamily, Metric
+
+from ..metrics.text_family import TextFamily
 
 from ..settings import Settings
 from ..store import Store
@@ -23,15 +24,15 @@ class TenantReadinessCollector:
         # At most MAX_TENANT_LABELS tenants, even if the cap was lowered below the count.
         rows = self._store.tenant_readiness.first(self._settings.max_tenant_labels)
         statuses = self._service.current(rows)
-        state = GaugeMetricFamily("tenant_readiness_state",
-                                  "Tenant readiness: 1 ready, 0 otherwise", labels=["tenant"])
-        transitions = CounterMetricFamily(
-            "tenant_readiness_transitions",
-            "Changes of a tenant's effective readiness status", labels=["tenant"])
+        state = TextFamily("tenant_readiness_state", "Tenant readiness: 1 ready, 0 otherwise",
+                           "gauge", ["tenant"])
+        transitions = TextFamily("tenant_readiness_transitions",
+                                 "Changes of a tenant's effective readiness status", "counter",
+                                 ["tenant"])
         for row, status in zip(rows, statuses):
-            state.add_metric([row.tenant_id], 1 if status.ready else 0)
+            state.add((row.tenant_id,), 1 if status.ready else 0)
             # The status just recorded may have added one transition to the stored count.
-            transitions.add_metric([row.tenant_id], row.transitions + _new_transition(row, status))
+            transitions.add((row.tenant_id,), row.transitions + _new_transition(row, status))
         yield state
         yield transitions
         if self._settings.tenant_readiness_histogram:
