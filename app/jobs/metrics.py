@@ -6,6 +6,7 @@ from typing import Iterable
 
 from prometheus_client.core import GaugeMetricFamily, Metric
 
+from ..metrics.store_families import StoreFamilies
 from ..metrics.text_family import TextFamily
 
 from ..settings import Settings
@@ -18,8 +19,18 @@ class JobCollector:
         self._store = store
         self._settings = settings
         self._clock = clock
+        self._kept = StoreFamilies(store)
 
     def collect(self) -> Iterable[Metric]:
+        yield from self._kept.families(self._tenant_families)
+        oldest = self._store.jobs.oldest_queued_at()
+        age = GaugeMetricFamily(
+            "jobs_oldest_queued_seconds",
+            "Age of the oldest queued job of an enabled tenant (0: none queued)")
+        age.add_metric([], max(0.0, self._clock() - oldest) if oldest is not None else 0.0)
+        yield age
+
+    def _tenant_families(self) -> Iterable[Metric]:
         tenants = [r.tenant_id for r in self._store.labelled_tenants(
             self._settings.max_tenant_labels)]
         counts = self._store.jobs.pending_counts(tenants)
@@ -34,9 +45,3 @@ class JobCollector:
         failures.extend(((tenant,), failed.get(tenant, 0)) for tenant in tenants)
         yield jobs
         yield failures
-        oldest = self._store.jobs.oldest_queued_at()
-        age = GaugeMetricFamily(
-            "jobs_oldest_queued_seconds",
-            "Age of the oldest queued job of an enabled tenant (0: none queued)")
-        age.add_metric([], max(0.0, self._clock() - oldest) if oldest is not None else 0.0)
-        yield age

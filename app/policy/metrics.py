@@ -9,6 +9,7 @@ from typing import Iterable
 
 from prometheus_client.core import Metric
 
+from ..metrics.store_families import StoreFamilies
 from ..metrics.text_family import TextFamily
 from ..settings import Settings
 from ..store import Store
@@ -24,6 +25,7 @@ class PolicyCollector:
         self._store = store
         self._settings = settings
         self._policy = policy
+        self._kept = StoreFamilies(store)
 
     def collect(self) -> Iterable[Metric]:
         self._policy.counts.flush()
@@ -31,7 +33,12 @@ class PolicyCollector:
         allowed = {r.tenant_id for r in records}
         now = self._policy.clock()
         states = self._store.budgets.states(sorted(allowed), utc_day(now), int(now * 1000))
-        yield from self._budgets(states)
+        yield from self._budgets(states)  # held spend expires with time: never kept
+        yield from self._kept.families(self._counts)
+
+    def _counts(self) -> Iterable[Metric]:
+        records = self._store.labelled_tenants(self._settings.max_tenant_labels)
+        allowed = {r.tenant_id for r in records}
         rejections = TextFamily("tenant_budget_rejections", "Spends refused by a tenant's budget",
                                 "counter", ["tenant", "scope"])
         for (tenant, scope), count in sorted(self._store.budgets.rejections().items()):

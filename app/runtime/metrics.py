@@ -6,6 +6,7 @@ from typing import Iterable
 
 from prometheus_client.core import GaugeMetricFamily, Metric
 
+from ..metrics.store_families import StoreFamilies
 from ..metrics.text_family import TextFamily
 from ..settings import Settings
 from ..store import Store
@@ -21,9 +22,13 @@ class UploadCollector:
     def __init__(self, store: Store, settings: Settings):
         self._store = store
         self._settings = settings
+        self._kept = StoreFamilies(store)
 
     def collect(self) -> Iterable[Metric]:
         yield from self._storage()
+        yield from self._kept.families(self._tenant_families)
+
+    def _tenant_families(self) -> Iterable[Metric]:
         records = self._store.labelled_tenants(self._settings.max_tenant_labels)
         held = self._store.uploads.bytes_by_tenant(r.tenant_id for r in records)
         used = TextFamily("tenant_upload_bytes",
@@ -61,8 +66,12 @@ class HealthStateCollector:
     def __init__(self, store: Store, settings: Settings):
         self._store = store
         self._settings = settings
+        self._kept = StoreFamilies(store)
 
     def collect(self) -> Iterable[Metric]:
+        return self._kept.families(self._families)
+
+    def _families(self) -> Iterable[Metric]:
         family = TextFamily("tenant_health_state",
                             "A tenant's health state: 1 for the current one", "gauge",
                             ["tenant", "state"])
