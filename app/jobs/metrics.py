@@ -22,7 +22,7 @@ class JobCollector:
         self._kept = StoreFamilies(store)
 
     def collect(self) -> Iterable[Metric]:
-        yield from self._kept.families(self._tenant_families)
+        yield from self._kept.get(self._tenant_families)
         oldest = self._store.jobs.oldest_queued_at()
         age = GaugeMetricFamily(
             "jobs_oldest_queued_seconds",

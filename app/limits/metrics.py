@@ -62,7 +62,7 @@ class LimitCollector:
                             for (tenant, name, _), count in zip(wanted, held))
             kept = self._inflight = (wanted, held, inflight)  # the same counts show alike
         yield kept[2]
-        yield from self._kept.families(self._rejections)
+        yield from self._kept.get(self._rejections)
 
     def _rejections(self) -> Iterable[Metric]:
         records = self._store.labelled_tenants(self._settings.max_tenant_labels)

@@ -11,21 +11,22 @@ version (PostgreSQL: other hosts' commits leave no trace here) nothing is kept.
 """
 from __future__ import annotations
 
-from typing import Callable, Iterable
-
-from prometheus_client.metrics_core import Metric
+from typing import Callable, Iterable, TypeVar
 
 from ..store import Store
 
+T = TypeVar("T")
+
 
 class StoreFamilies:
-    """One collector's store-only families, as of the store's latest data version."""
+    """One collector's store-only families (or rows), as of the store's latest data
+    version."""
 
     def __init__(self, store: Store):
         self._store = store
-        self._kept: tuple[object, list[Metric]] | None = None
+        self._kept: tuple[object, list] | None = None
 
-    def families(self, build: Callable[[], Iterable[Metric]]) -> list[Metric]:
+    def get(self, build: Callable[[], Iterable[T]]) -> list[T]:
         """``list(build())``, or what it returned last while the store has not changed;
         ``build`` may read only the store (whatever it writes first must be written
         before this is called)."""

@@ -34,7 +34,7 @@ class PolicyCollector:
         now = self._policy.clock()
         states = self._store.budgets.states(sorted(allowed), utc_day(now), int(now * 1000))
         yield from self._budgets(states)  # held spend expires with time: never kept
-        yield from self._kept.families(self._counts)
+        yield from self._kept.get(self._counts)
 
     def _counts(self) -> Iterable[Metric]:
         records = self._store.labelled_tenants(self._settings.max_tenant_labels)

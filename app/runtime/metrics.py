@@ -26,7 +26,7 @@ class UploadCollector:
 
     def collect(self) -> Iterable[Metric]:
         yield from self._storage()
-        yield from self._kept.families(self._tenant_families)
+        yield from self._kept.get(self._tenant_families)
 
     def _tenant_families(self) -> Iterable[Metric]:
         records = self._store.labelled_tenants(self._settings.max_tenant_labels)
@@ -69,7 +69,7 @@ class HealthStateCollector:
         self._kept = StoreFamilies(store)
 
     def collect(self) -> Iterable[Metric]:
-        return self._kept.families(self._families)
+        return self._kept.get(self._families)
 
     def _families(self) -> Iterable[Metric]:
         family = TextFamily("tenant_health_state",

@@ -29,6 +29,7 @@ if sys.argv[3] == "counts":
     store.jobs.submit("job-1", "acme", "main", "kind-nobody-runs", "{}", time.time())
     store.limits.add_rejections({("acme", "ocr", "tenant"): 2})
     store.budgets.add_counts({("acme", "daily"): 1}, {("acme", "main", "gpt", "ok"): 3})
+    store.tenant_readiness.set_override("acme", False)
 else:
     store.health.set("acme", "unverified", "checked by another worker")
 store.close()
@@ -69,6 +70,7 @@ def test_a_commit_by_another_worker_shows_in_the_next_scrape(app, client, reads)
     assert value(first, "tenant_upload_bytes", tenant="acme") == 0
     assert value(first, "tenant_jobs", tenant="acme", state="queued") == 0
     assert value(first, "tenant_health_state", tenant="acme", state="unverified") == 0
+    assert value(first, "tenant_readiness_state", tenant="acme") == 1
 
     other_worker(app, "counts")
 
@@ -82,6 +84,8 @@ def test_a_commit_by_another_worker_shows_in_the_next_scrape(app, client, reads)
     assert value(text, "tenant_model_requests_total", tenant="acme", workspace="main",
                  model="gpt", outcome="ok") == 3
     assert value(text, "tenant_health_state", tenant="acme", state="unverified") == 0
+    assert value(text, "tenant_readiness_state", tenant="acme") == 0
+    assert value(text, "tenant_readiness_transitions_total", tenant="acme") == 1
 
     other_worker(app, "health")
     text = scrape(client)
@@ -98,3 +102,14 @@ def test_a_commit_through_this_worker_shows_in_the_next_scrape(client, reads):
     assert reads["uploads"] == 2
     assert value(text, "tenant_upload_bytes", tenant="acme") is None
     assert value(text, "tenant_health_state", tenant="acme", state="pending") is None
+
+
+def test_readiness_series_follow_global_readiness_without_a_store_change(client, switch):
+    assert client.put("/admin/tenants/acme", json={}, headers=ADMIN).status_code == 201
+    scrape(client)
+    assert value(scrape(client), "tenant_readiness_state", tenant="acme") == 1
+
+    switch.ok = False  # a global check fails: nothing in the store changes
+    assert value(scrape(client), "tenant_readiness_state", tenant="acme") == 0
+    switch.ok = True
+    assert value(scrape(client), "tenant_readiness_state", tenant="acme") == 1
