@@ -75,7 +75,7 @@ class HealthStateCollector:
         family = TextFamily("tenant_health_state",
                             "A tenant's health state: 1 for the current one", "gauge",
                             ["tenant", "state"])
-        family.extend(((record.tenant_id, state), float(record.health == state))
+        family.extend(((record.tenant_id, state), int(record.health == state))
                       for record in self._store.labelled_tenants(self._settings.max_tenant_labels)
                       for state in STATES)
         yield family
