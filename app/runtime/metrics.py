@@ -66,16 +66,21 @@ class HealthStateCollector:
     def __init__(self, store: Store, settings: Settings):
         self._store = store
         self._settings = settings
-        self._kept = StoreFamilies(store)
+        self._kept: tuple[object, list[Metric]] = (None, [])
 
     def collect(self) -> Iterable[Metric]:
-        return self._kept.get(self._families)
+        # The labelled tenants are the same list until tenant state changes (every change
+        # of a health state moves the config version): the family is theirs alone, so it
+        # is kept with them, through commits that touch nothing of theirs.
+        records = self._store.labelled_tenants(self._settings.max_tenant_labels)
+        if self._kept[0] is not records:
+            self._kept = (records, [self._family(records)])
+        return self._kept[1]
 
-    def _families(self) -> Iterable[Metric]:
+    def _family(self, records) -> Metric:
         family = TextFamily("tenant_health_state",
                             "A tenant's health state: 1 for the current one", "gauge",
                             ["tenant", "state"])
         family.extend(((record.tenant_id, state), int(record.health == state))
-                      for record in self._store.labelled_tenants(self._settings.max_tenant_labels)
-                      for state in STATES)
-        yield family
+                      for record in records for state in STATES)
+        return family
