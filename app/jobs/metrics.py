@@ -8,7 +8,6 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 
 from ..metrics.store_families import StoreFamilies
 from ..metrics.text_family import TextFamily
-
 from ..settings import Settings
 from ..store import Store
 from ..store.jobs import PENDING

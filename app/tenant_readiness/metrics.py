@@ -7,7 +7,6 @@ from prometheus_client.core import HistogramMetricFamily, Metric
 
 from ..metrics.store_families import StoreFamilies
 from ..metrics.text_family import TextFamily
-
 from ..settings import Settings
 from ..store import Store
 from .service import DURATION_BUCKETS, TenantReadiness
