@@ -64,14 +64,21 @@ class LocalBackend:
         tenants never took a permit of most limits)."""
         if self._directory is None:
             return [0] * len(wanted)
+        directory = str(self._directory)
+        try:
+            # The owners that ever took a permit: one listing, not one lookup per tenant.
+            owners = set(os.listdir(directory)) & {owner for owner, _, _ in wanted}
+        except FileNotFoundError:
+            owners = set()
         existing: dict[str, set[str]] = {}
-        for owner in {owner for owner, _, _ in wanted}:
+        for owner in owners:
             try:
-                existing[owner] = set(os.listdir(self._directory / owner))
+                existing[owner] = set(os.listdir(os.path.join(directory, owner)))
             except (FileNotFoundError, NotADirectoryError):
                 existing[owner] = set()
+        empty: set[str] = set()
         return [self._file(owner, limit).inflight()
-                if f"{limit}.slots" in existing[owner] else 0
+                if f"{limit}.slots" in existing.get(owner, empty) else 0
                 for owner, limit, _ in wanted]
 
     def close(self) -> None:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.core import GaugeMetricFamily, Metric
 
+from ..metrics.store_families import StoreFamilies
+from ..metrics.text_family import TextFamily
 from ..settings import Settings
 from ..store import Store
 from .limiter import Limiter
@@ -20,6 +22,9 @@ class LimitCollector:
         self._store = store
         self._settings = settings
         self._limiter = limiter
+        self._kept = StoreFamilies(store)
+        self._wanted: tuple[object, list[tuple[str, str, int]]] = (None, [])
+        self._inflight: tuple[list, list[int], TextFamily] | None = None
 
     def collect(self) -> Iterable[Metric]:
         backend = self._limiter.backend
@@ -44,18 +49,28 @@ class LimitCollector:
     def _tenant_families(self) -> Iterable[Metric]:
         self._limiter.counter.flush()  # this worker's pending refusals, before reading
         records = self._store.labelled_tenants(self._settings.max_tenant_labels)
+        if self._wanted[0] is not records:  # the same list while tenant state is unchanged
+            self._wanted = (records, [(r.tenant_id, name, cap) for r in records
+                                      for name, cap in sorted(tenant_limits(r.limits).items())])
+        wanted = self._wanted[1]
+        held = self._inflight_many(wanted)  # read now, at every scrape
+        kept = self._inflight
+        if kept is None or kept[0] is not wanted or kept[1] != held:
+            inflight = TextFamily("tenant_limit_inflight", "Tenant permits held now", "gauge",
+                                  ["tenant", "limit"])
+            inflight.extend(((tenant, name), count)
+                            for (tenant, name, _), count in zip(wanted, held))
+            kept = self._inflight = (wanted, held, inflight)  # the same counts show alike
+        yield kept[2]
+        yield from self._kept.get(self._rejections)
+
+    def _rejections(self) -> Iterable[Metric]:
+        records = self._store.labelled_tenants(self._settings.max_tenant_labels)
         allowed = {r.tenant_id for r in records}
-        inflight = GaugeMetricFamily("tenant_limit_inflight", "Tenant permits held now",
-                                     labels=["tenant", "limit"])
-        wanted = [(record.tenant_id, name, cap) for record in records
-                  for name, cap in sorted(tenant_limits(record.limits).items())]
-        for (tenant, name, _), held in zip(wanted, self._inflight_many(wanted)):
-            inflight.add_metric([tenant, name], held)
-        yield inflight
-        rejections = CounterMetricFamily(
-            "tenant_limit_rejections", "Requests refused by a concurrency limit",
-            labels=["tenant", "limit", "scope"])
+        rejections = TextFamily("tenant_limit_rejections",
+                                "Requests refused by a concurrency limit", "counter",
+                                ["tenant", "limit", "scope"])
         for (tenant, limit, scope), count in sorted(self._store.limits.rejections().items()):
             if tenant in allowed:
-                rejections.add_metric([tenant, limit, scope], count)
+                rejections.add((tenant, limit, scope), count)
         yield rejections

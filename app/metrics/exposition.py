@@ -9,6 +9,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry
 from ..openapi import Blueprint
 from ..services import services
 from .fold_seqlock import StableMultiProcessCollector
+from .gc_pause import collector_paused
 from .store_collector import ScrapeCollectors
 from .text_render import render
 
@@ -38,4 +39,6 @@ def metrics():
     found = services()
     registry = build_scrape_registry(found.metrics.registry, found.settings.multiproc_dir,
                                      found.collectors)
-    return Response(render(registry), content_type=CONTENT_TYPE_LATEST)
+    with collector_paused():
+        body = render(registry)
+    return Response(body, content_type=CONTENT_TYPE_LATEST)

@@ -6,6 +6,8 @@ from typing import Iterable
 
 from prometheus_client.core import GaugeMetricFamily, Metric
 
+from ..metrics.store_families import StoreFamilies
+from ..metrics.text_family import TextFamily
 from ..settings import Settings
 from ..store import Store
 from ..store.health import STATES
@@ -20,20 +22,23 @@ class UploadCollector:
     def __init__(self, store: Store, settings: Settings):
         self._store = store
         self._settings = settings
+        self._kept = StoreFamilies(store)
 
     def collect(self) -> Iterable[Metric]:
         yield from self._storage()
+        yield from self._kept.get(self._tenant_families)
+
+    def _tenant_families(self) -> Iterable[Metric]:
         records = self._store.labelled_tenants(self._settings.max_tenant_labels)
         held = self._store.uploads.bytes_by_tenant(r.tenant_id for r in records)
-        used = GaugeMetricFamily("tenant_upload_bytes",
-                                 "Bytes of uploads a tenant holds (what its quota counts)",
-                                 labels=["tenant"])
-        quota = GaugeMetricFamily("tenant_upload_quota_bytes",
-                                  "A tenant's upload quota in bytes", labels=["tenant"])
+        used = TextFamily("tenant_upload_bytes",
+                          "Bytes of uploads a tenant holds (what its quota counts)", "gauge",
+                          ["tenant"])
+        quota = TextFamily("tenant_upload_quota_bytes", "A tenant's upload quota in bytes",
+                           "gauge", ["tenant"])
         default = self._settings.tenant_upload_quota_bytes
-        for record in records:
-            used.add_metric([record.tenant_id], held.get(record.tenant_id, 0))
-            quota.add_metric([record.tenant_id], record.quota.get("upload_bytes", default))
+        used.extend(((r.tenant_id,), held.get(r.tenant_id, 0)) for r in records)
+        quota.extend(((r.tenant_id,), r.quota.get("upload_bytes", default)) for r in records)
         yield used
         yield quota
 
@@ -61,12 +66,21 @@ class HealthStateCollector:
     def __init__(self, store: Store, settings: Settings):
         self._store = store
         self._settings = settings
+        self._kept: tuple[object, list[Metric]] = (None, [])
 
     def collect(self) -> Iterable[Metric]:
-        family = GaugeMetricFamily(
-            "tenant_health_state", "A tenant's health state: 1 for the current one",
-            labels=["tenant", "state"])
-        for record in self._store.labelled_tenants(self._settings.max_tenant_labels):
-            for state in STATES:
-                family.add_metric([record.tenant_id, state], float(record.health == state))
-        yield family
+        # The labelled tenants are the same list until tenant state changes (every change
+        # of a health state moves the config version): the family is theirs alone, so it
+        # is kept with them, through commits that touch nothing of theirs.
+        records = self._store.labelled_tenants(self._settings.max_tenant_labels)
+        if self._kept[0] is not records:
+            self._kept = (records, [self._family(records)])
+        return self._kept[1]
+
+    def _family(self, records) -> Metric:
+        family = TextFamily("tenant_health_state",
+                            "A tenant's health state: 1 for the current one", "gauge",
+                            ["tenant", "state"])
+        family.extend(((record.tenant_id, state), int(record.health == state))
+                      for record in records for state in STATES)
+        return family

@@ -7,6 +7,7 @@ import time
 from ..settings import Settings, SettingsError
 from .audit import AuditEntry, AuditLog
 from .budgets import Admission, BudgetState, BudgetStore
+from .data_version import DataVersion
 from .database import SQLiteDatabase
 from .errors import StoreUnavailable
 from .health import HealthRecord, HealthStore
@@ -51,6 +52,8 @@ class Store:
         self.jobs = JobStore(db)
         self.job_leases = JobLeases(db, self.jobs)
         self.audit = AuditLog(db, audit_retention_days)
+        # PostgreSQL has none: other hosts commit without this host seeing a file change.
+        self._data_version = DataVersion(db.path) if db.dialect == "sqlite" else None
 
     def change_token(self) -> tuple[int, int]:
         """A token that changes with every change of tenant state, asked at every tenant
@@ -78,6 +81,15 @@ class Store:
         records = self.tenants.first(limit)
         self._labelled = ((token, limit), records)
         return records
+
+    def data_version(self) -> tuple | None:
+        """A value that stays equal while nothing at all was committed to the store, by any
+        worker, and moves with every commit (SQLite's data_version); None when the backend
+        cannot tell (PostgreSQL). With the change token: what a scrape keeps its store
+        series by (app/metrics/store_families.py)."""
+        if self._data_version is None:
+            return None
+        return self._data_version.read(), self.change_token()
 
     def version(self) -> int:
         """config_version itself: rises with every commit that changes tenant state."""
@@ -112,6 +124,8 @@ class Store:
             raise StoreUnavailable(f"writes refused: {self._write_error}")
 
     def close(self) -> None:
+        if self._data_version is not None:
+            self._data_version.close()
         self.db.close()
 
 

@@ -3,9 +3,10 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from prometheus_client.core import (CounterMetricFamily, GaugeMetricFamily,
-                                    HistogramMetricFamily, Metric)
+from prometheus_client.core import HistogramMetricFamily, Metric
 
+from ..metrics.store_families import StoreFamilies
+from ..metrics.text_family import TextFamily
 from ..settings import Settings
 from ..store import Store
 from .service import DURATION_BUCKETS, TenantReadiness
@@ -18,24 +19,34 @@ class TenantReadinessCollector:
         self._store = store
         self._settings = settings
         self._service = service
+        self._rows = StoreFamilies(store)
+        self._kept: tuple[list, list, list[Metric]] | None = None
 
     def collect(self) -> Iterable[Metric]:
         # At most MAX_TENANT_LABELS tenants, even if the cap was lowered below the count.
-        rows = self._store.tenant_readiness.first(self._settings.max_tenant_labels)
+        limit = self._settings.max_tenant_labels
+        rows = self._rows.get(lambda: self._store.tenant_readiness.first(limit))
+        # Resolved at every scrape: a status follows global readiness, not the store alone.
         statuses = self._service.current(rows)
-        state = GaugeMetricFamily("tenant_readiness_state",
-                                  "Tenant readiness: 1 ready, 0 otherwise", labels=["tenant"])
-        transitions = CounterMetricFamily(
-            "tenant_readiness_transitions",
-            "Changes of a tenant's effective readiness status", labels=["tenant"])
-        for row, status in zip(rows, statuses):
-            state.add_metric([row.tenant_id], 1 if status.ready else 0)
-            # The status just recorded may have added one transition to the stored count.
-            transitions.add_metric([row.tenant_id], row.transitions + _new_transition(row, status))
-        yield state
-        yield transitions
+        kept = self._kept
+        if kept is None or kept[0] is not rows or kept[1] != statuses:
+            kept = self._kept = (rows, statuses, self._families(rows, statuses))
+        yield from kept[2]  # the same rows and statuses render alike
         if self._settings.tenant_readiness_histogram:
             yield self._durations([row.tenant_id for row in rows])
+
+    def _families(self, rows, statuses) -> list[Metric]:
+        state = TextFamily("tenant_readiness_state", "Tenant readiness: 1 ready, 0 otherwise",
+                           "gauge", ["tenant"])
+        transitions = TextFamily("tenant_readiness_transitions",
+                                 "Changes of a tenant's effective readiness status", "counter",
+                                 ["tenant"])
+        state.extend(((row.tenant_id,), 1 if status.ready else 0)
+                     for row, status in zip(rows, statuses))
+        # The status just recorded may have added one transition to the stored count.
+        transitions.extend(((row.tenant_id,), row.transitions + _new_transition(row, status))
+                           for row, status in zip(rows, statuses))
+        return [state, transitions]
 
     def _durations(self, tenant_ids: list[str]) -> Metric:
         family = HistogramMetricFamily(

@@ -7,6 +7,7 @@ import pytest
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
+from app.metrics.text_family import TextFamily
 from app.metrics.text_render import render
 from app.metrics.exposition import build_scrape_registry
 from app.services import services_of
@@ -88,3 +89,29 @@ def test_a_whole_scrape_renders_as_generate_latest_does(app, client):
     expected = generate_latest(registry)
     assert b'tenant="globex"' in expected
     assert render(registry) == expected
+
+
+VALUES = (0, 1, 1.5, 1e7, -2, math.inf, math.nan, 123456789012, 1234567.0, -1e7, 0.1, -math.inf,
+          1e-9, -0.0, 0.0, True, False, 7, 7.0)
+AWKWARD = ('quote"d', "back\\slash", "new\nline", "ütf-8 ✓", "", "{0}{braces}", "}{")
+
+
+@pytest.mark.parametrize("labels", [[], ["tenant"], ["tenant", "state"], ["a", "b"],
+                                    ["tenant", "limit", "scope"], ["d", "c", "b", "a"]])
+@pytest.mark.parametrize("kind, made", [("gauge", GaugeMetricFamily),
+                                        ("counter", CounterMetricFamily)])
+@pytest.mark.parametrize("label_values", [("acme", "globex"), AWKWARD], ids=["plain", "awkward"])
+def test_text_families_render_as_the_families_they_stand_for(labels, kind, made, label_values):
+    name = "tenant_things_total" if kind == "counter" else "tenant_things"
+    family = TextFamily(name, 'Help with a \\ backslash\nand "quotes" {0}', kind, labels)
+    expected = made(name, 'Help with a \\ backslash\nand "quotes" {0}', labels=labels)
+    for index, number in enumerate(VALUES if labels else VALUES[:1]):
+        values = tuple(label_values[(index + i) % len(label_values)] for i in range(len(labels)))
+        family.add(values, number)
+        expected.add_metric(list(values), number)
+
+    assert family.samples == expected.samples
+    assert render(registry_of(family)) == generate_latest(registry_of(expected))
+    family.add(values, 5)  # rows added after a rendering are rendered too
+    expected.add_metric(list(values), 5)
+    assert render(registry_of(family)) == generate_latest(registry_of(expected))
