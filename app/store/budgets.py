@@ -13,6 +13,7 @@ from datetime import date, timedelta
 from typing import Iterable, Mapping
 
 from .database import SQLiteDatabase
+from .id_lists import select_in
 
 _TENANT_EXISTS = "WHERE EXISTS (SELECT 1 FROM tenants WHERE tenant_id = ?)"
 
@@ -141,17 +142,15 @@ class BudgetStore:
         """Each tenant's cap, its ``day``'s settled and held spend, and its total."""
         if not tenant_ids:
             return {}
-        marks = ",".join("?" * len(tenant_ids))
         with self.db.read() as conn:
-            rows = conn.execute(
-                "SELECT t.tenant_id, t.daily_cap_micros, s.day, s.day_micros, s.total_micros "
-                "FROM tenants t LEFT JOIN budget_spend s ON s.tenant_id = t.tenant_id "
-                f"WHERE t.tenant_id IN ({marks})", tenant_ids).fetchall()
-            held = dict(conn.execute(
-                "SELECT tenant_id, CAST(SUM(estimate_micros) AS BIGINT) "
+            rows = select_in(
+                conn, "SELECT t.tenant_id, t.daily_cap_micros, s.day, s.day_micros, "
+                "s.total_micros FROM tenants t LEFT JOIN budget_spend s "
+                "ON s.tenant_id = t.tenant_id WHERE t.tenant_id IN ({marks})", tenant_ids)
+            held = dict(select_in(
+                conn, "SELECT tenant_id, CAST(SUM(estimate_micros) AS BIGINT) "
                 "FROM budget_reservations WHERE day = ? AND settled = 0 AND expires_ms > ? "
-                f"AND tenant_id IN ({marks}) GROUP BY tenant_id",
-                [day, now_ms, *tenant_ids]).fetchall())
+                "AND tenant_id IN ({marks}) GROUP BY tenant_id", tenant_ids, (day, now_ms)))
         return {row[0]: BudgetState(
                     row[1], _settled_in(None if row[2] is None else (row[2], row[3]), day),
                     held.get(row[0], 0), row[4] or 0)

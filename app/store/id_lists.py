@@ -31,3 +31,13 @@ def in_lists(ids: Sequence[str]) -> Iterator[tuple[str, list[str]]]:
         size = next(size for size in SIZES if size >= len(part))
         part.extend(part[-1:] * (size - len(part)))
         yield _MARKS[size], part
+
+
+def select_in(conn, sql: str, ids: Sequence[str], before: Sequence = ()) -> list:
+    """The rows of ``sql`` (an ``IN ({marks})`` over ``ids``, ``before`` bound ahead of
+    the ids) over every chunk of ``ids``. Only for a query whose rows each belong to one id
+    (a plain filter, or GROUP BY the id), so the chunks' rows add up to the whole answer."""
+    rows: list = []
+    for marks, chunk in in_lists(ids):
+        rows.extend(conn.execute(sql.format(marks=marks), [*before, *chunk]).fetchall())
+    return rows

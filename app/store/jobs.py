@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any, Iterable
 
 from .database import SQLiteDatabase
+from .id_lists import select_in
 
 STATES = ("queued", "processing", "done", "failed")
 # Jobs that are not finished yet: what tenant_jobs{state} counts.
@@ -135,23 +136,21 @@ class JobStore:
         ids = list(tenant_ids)
         if not ids:
             return {}
-        marks = ",".join("?" * len(ids))
         with self.db.read() as conn:
-            rows = conn.execute(
-                "SELECT tenant_id, state, COUNT(*) FROM jobs "
-                f"WHERE state IN ('queued', 'processing') AND tenant_id IN ({marks}) "
-                "GROUP BY tenant_id, state", ids).fetchall()
+            rows = select_in(
+                conn, "SELECT tenant_id, state, COUNT(*) FROM jobs "
+                "WHERE state IN ('queued', 'processing') AND tenant_id IN ({marks}) "
+                "GROUP BY tenant_id, state", ids)
         return {(row[0], row[1]): row[2] for row in rows}
 
     def failed_totals(self, tenant_ids: Iterable[str]) -> dict[str, int]:
         ids = list(tenant_ids)
         if not ids:
             return {}
-        marks = ",".join("?" * len(ids))
         with self.db.read() as conn:
-            rows = conn.execute(
-                "SELECT tenant_id, CAST(SUM(failed_total) AS BIGINT) FROM job_queues "
-                f"WHERE tenant_id IN ({marks}) GROUP BY tenant_id", ids).fetchall()
+            rows = select_in(
+                conn, "SELECT tenant_id, CAST(SUM(failed_total) AS BIGINT) FROM job_queues "
+                "WHERE tenant_id IN ({marks}) GROUP BY tenant_id", ids)
         return {row[0]: row[1] for row in rows}
 
     def oldest_queued_at(self) -> float | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .database import SQLiteDatabase
+from .id_lists import select_in
 
 
 @dataclass(frozen=True)
@@ -87,11 +88,10 @@ class TenantReadinessStore:
     def durations(self, tenant_ids: list[str]) -> dict[str, dict[int, float]]:
         if not tenant_ids:
             return {}
-        marks = ",".join("?" * len(tenant_ids))
         with self.db.read() as conn:
-            rows = conn.execute(
-                "SELECT tenant_id, bucket, value FROM tenant_readiness_durations "
-                f"WHERE tenant_id IN ({marks})", tenant_ids).fetchall()
+            rows = select_in(
+                conn, "SELECT tenant_id, bucket, value FROM tenant_readiness_durations "
+                "WHERE tenant_id IN ({marks})", tenant_ids)
         found: dict[str, dict[int, float]] = {}
         for r in rows:
             found.setdefault(r["tenant_id"], {})[r["bucket"]] = r["value"]

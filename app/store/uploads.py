@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Iterable
 
 from .database import SQLiteDatabase
+from .id_lists import select_in
 from .tenants import utc_now
 
 STATES = ("receiving", "queued", "processing", "done", "failed")
@@ -110,11 +111,10 @@ class UploadRecords:
         ids = list(tenant_ids)
         if not ids:
             return {}
-        marks = ",".join("?" * len(ids))
         with self.db.read() as conn:
-            rows = conn.execute(
-                "SELECT tenant_id, CAST(SUM(size) AS BIGINT) FROM uploads "
-                f"WHERE tenant_id IN ({marks}) GROUP BY tenant_id", ids).fetchall()
+            rows = select_in(
+                conn, "SELECT tenant_id, CAST(SUM(size) AS BIGINT) FROM uploads "
+                "WHERE tenant_id IN ({marks}) GROUP BY tenant_id", ids)
         return {row[0]: row[1] for row in rows}
 
     def expired(self, created_before: str, receiving_before: str,
