@@ -57,7 +57,8 @@ class WriteGate:
         except FileExistsError:
             pass
         self._lock = threading.Lock()
-        self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        # Read-only is enough for flock, and opens a write-protected store's file too.
+        self._fd = os.open(self.path, os.O_RDONLY | os.O_CREAT | os.O_CLOEXEC, 0o600)
         # O_RDWR: a FIFO opened so never blocks in open() and never reads end-of-file.
         self._wake = os.open(self.wake_path, os.O_RDWR | os.O_NONBLOCK | os.O_CLOEXEC)
         self._pid = os.getpid()
