@@ -9,6 +9,7 @@ from .audit import AuditEntry, AuditLog
 from .budgets import Admission, BudgetState, BudgetStore
 from .database import SQLiteDatabase
 from .errors import StoreUnavailable
+from .group_commit import GroupCommit
 from .health import HealthRecord, HealthStore
 from .job_leases import Claim, JobLeases
 from .jobs import JobRecord, JobStore, TenantMissing
@@ -51,6 +52,9 @@ class Store:
         self.jobs = JobStore(db)
         self.job_leases = JobLeases(db, self.jobs)
         self.audit = AuditLog(db, audit_retention_days)
+        # Concurrent small writes (set_ready) share a commit; SQLite only, where a commit
+        # is a turn at one file's lock and an fsync (app/store/group_commit.py).
+        self.group_commit = GroupCommit(db, share=db.dialect == "sqlite")
 
     def change_token(self) -> tuple[int, int]:
         """A token that changes with every change of tenant state, asked at every tenant

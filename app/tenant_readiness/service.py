@@ -113,9 +113,8 @@ class TenantReadiness:
         # Registered first, on its own: a refusal by the label cap is counted even though
         # the request fails.
         ensure_tenant(self._store, self._settings, tenant, actor)
-        # Then one transaction (one commit) for both observations, the override and its
-        # audit entry.
-        with self._store.db.write():
+
+        def change() -> tuple[TenantStatus, bool]:
             # Record the status before the change, so the change itself counts as a
             # transition. A tenant whose resolution fails can still be given an override
             # (its answer: error).
@@ -124,6 +123,11 @@ class TenantReadiness:
             if changed:
                 self._store.audit.record("readiness_override", tenant, ["ready"], actor)
             return self._resolve_guarded(tenant)[0], changed
+
+        # Then one transaction for both observations, the override and its audit entry:
+        # shared with the calls of other threads meanwhile, each in its own savepoint, and
+        # answered once that transaction has committed.
+        return self._store.group_commit.run(change)
 
     def current(self, rows) -> list[TenantStatus]:
         """Statuses of stored rows for the scrape; global readiness asked once.
