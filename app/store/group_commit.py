@@ -9,8 +9,9 @@ savepoint. Then it commits once, and only then is anyone answered:
 
 - a call whose work raises is rolled back to its savepoint and gets its own exception;
   the others in the group are done as if it had not been there;
-- a failing COMMIT (or BEGIN) fails every call of the group: nobody hears "done" for
-  work that is not on disk, so a crash at any point loses nothing acknowledged;
+- a failing COMMIT fails every call of the group: nobody hears "done" for work that is
+  not on disk, so a crash at any point loses nothing acknowledged; a failing BEGIN (the
+  store took no write for a whole busy timeout) fails every call then queued;
 - the leader leaves once its group is committed: a caller still queued becomes the next
   leader, so no caller waits for more than the group before its own and its own.
 
@@ -87,20 +88,17 @@ class GroupCommit:
                     for call in taken:
                         _run_in_savepoint(self._db, call)
         except BaseException as exc:
-            # BEGIN or COMMIT failed: nothing of the group is stored, so no call succeeded.
+            if not group:
+                # BEGIN failed: the store took no write for a whole busy timeout. Every call
+                # queued for it is told so now, rather than each waiting as long again in
+                # its turn as the next leader.
+                with self._lock:
+                    group, self._queue = self._queue, []
+            # Or COMMIT failed: nothing of the group is stored, so no call succeeded.
             for call in group:
-                # A copy each: every caller raises it in its own thread, with its own traceback.
-                call.error, call.value = copy.copy(exc), None
-            if not group:  # the lock was never had: this leader's own call fails alone
-                self._fail_own(exc)
+                call.error, call.value = _copy(exc), None
         finally:
             self._hand_over(group)
-
-    def _fail_own(self, exc: BaseException) -> None:
-        with self._lock:
-            own = self._queue.pop(0)
-        own.error = exc
-        own.done.set()
 
     def _hand_over(self, group: list[_Call]) -> None:
         with self._lock:
@@ -112,6 +110,14 @@ class GroupCommit:
                 self._leading = False
         for call in group:
             call.done.set()
+
+
+def _copy(exc: BaseException) -> BaseException:
+    """One for each caller, which raises it in its own thread with its own traceback."""
+    try:
+        return copy.copy(exc)
+    except (TypeError, copy.Error):  # not rebuilt from its args: the callers share it
+        return exc
 
 
 def _run_in_savepoint(db, call: _Call) -> None:

@@ -143,3 +143,41 @@ def test_unshared_calls_each_commit_alone(db):
                                 range(CALLERS)))
     assert answers == list(range(CALLERS))
     assert [stored(db, f"u{i}") for i in range(CALLERS)] == list(range(CALLERS))
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+def test_calls_queued_behind_a_store_that_takes_no_write_are_all_told_so(db):
+    from app.store import StoreUnavailable
+
+    impatient = SQLiteDatabase(db.path, busy_timeout_ms=300)
+    impatient.open()
+    other = SQLiteDatabase(db.path)  # another gate, as another process has
+    other.open()
+    group = GroupCommit(impatient)
+    taken, release = threading.Event(), threading.Event()
+
+    def hold():
+        with other.write():
+            taken.set()
+            assert release.wait(60)
+
+    def call(i):
+        try:
+            return group.run(write_and_see(impatient, f"q{i}", i))
+        except StoreUnavailable as exc:
+            return str(exc)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        assert taken.wait(30)
+        with ThreadPoolExecutor(CALLERS) as pool:
+            answers = list(pool.map(call, range(CALLERS)))
+    finally:
+        release.set()
+        holder.join(30)
+    assert all("locked" in a for a in answers), answers
+    assert [stored(db, f"q{i}") for i in range(CALLERS)] == [None] * CALLERS
+    assert group.run(write_and_see(impatient, "later", 1)) == 1  # the store takes writes again
+    impatient.close()
+    other.close()
