@@ -20,7 +20,6 @@ program, an older version) still meets SQLite's lock, as before.
 """
 from __future__ import annotations
 
-import errno
 import fcntl
 import os
 import select
@@ -28,9 +27,9 @@ import threading
 import time
 from pathlib import Path
 
-# Longest sleep between two tries when no release wakes the waiter: a holder that died
+# Longest wait between two tries when no release wakes the waiter: a holder that died
 # (its lock freed by the kernel) writes no byte.
-FALLBACK_WAIT = 0.02
+FALLBACK_WAIT_MS = 20
 
 
 class GateTimeout(Exception):
@@ -61,6 +60,10 @@ class WriteGate:
         self._fd = os.open(self.path, os.O_RDONLY | os.O_CREAT | os.O_CLOEXEC, 0o600)
         # O_RDWR: a FIFO opened so never blocks in open() and never reads end-of-file.
         self._wake = os.open(self.wake_path, os.O_RDWR | os.O_NONBLOCK | os.O_CLOEXEC)
+        # poll, not select: a worker may hold more than FD_SETSIZE descriptors. One thread
+        # of the process at a time waits (the one holding the in-process lock).
+        self._poll = select.poll()
+        self._poll.register(self._wake, select.POLLIN)
         self._pid = os.getpid()
 
     def acquire(self, timeout: float) -> None:
@@ -93,22 +96,19 @@ class WriteGate:
                 return
             except BlockingIOError:
                 pass
-            left = deadline - time.monotonic()
-            if left <= 0:
+            left_ms = (deadline - time.monotonic()) * 1000
+            if left_ms <= 0:
                 raise GateTimeout()
             # A release between the failed try and this wait left its byte in the FIFO:
             # no wake-up is lost.
-            ready, _, _ = select.select([self._wake], [], [], min(left, FALLBACK_WAIT))
-            if ready:
+            if self._poll.poll(min(left_ms, FALLBACK_WAIT_MS)):
                 self._drain()
 
     def _drain(self) -> None:
         try:
             os.read(self._wake, 4096)
-        except OSError as exc:
-            # Another process read the byte first: it is that one's turn to try.
-            if exc.errno != errno.EAGAIN:
-                raise
+        except BlockingIOError:
+            pass  # another process read the byte first: it is that one's turn to try
 
     def close(self) -> None:
         if self._pid != -1:
