@@ -149,7 +149,9 @@ class SQLiteDatabase:
         PostgreSQL store's sake.)
 
         Inside another write of this thread it is a savepoint of that one (app/store/
-        unit_of_work.py): it commits, or rolls back, with the outermost.
+        unit_of_work.py): it commits, or rolls back, with the outermost. The outermost
+        takes the writers' gate before BEGIN and leaves it after COMMIT or ROLLBACK
+        (app/store/write_gate.py), so writers queue asleep instead of polling SQLite's lock.
         """
         joined = self.units.connection()
         if joined is not None:
