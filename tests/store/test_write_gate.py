@@ -6,6 +6,7 @@ import multiprocessing
 import os
 import signal
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -135,3 +136,29 @@ def test_threads_of_one_process_wait_for_the_holder_within_their_timeout(path):
         holder.join(30)
     with database.write() as conn:  # released: the next writer gets in
         conn.execute(WRITE, (3,))
+
+
+def test_a_callers_deadline_cuts_the_wait_for_the_gate_short(path):
+    database, other = opened(path), opened(path)  # two gates, as two processes have
+    taken, release = threading.Event(), threading.Event()
+
+    def hold():
+        with other.write():
+            taken.set()
+            release.wait(60)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    # Released within the 5 s busy timeout: only the deadline makes the write give up.
+    timer = threading.Timer(3.0, release.set)
+    timer.start()
+    try:
+        assert taken.wait(30)
+        with pytest.raises(StoreUnavailable, match="locked"):
+            with database.bounded(time.monotonic() + 0.2):
+                with database.write() as conn:
+                    conn.execute(WRITE, (1,))
+    finally:
+        release.set()
+        timer.cancel()
+        holder.join(30)
