@@ -10,6 +10,7 @@ from .budgets import Admission, BudgetState, BudgetStore
 from .data_version import DataVersion
 from .database import SQLiteDatabase
 from .errors import StoreUnavailable
+from .group_commit import GroupCommit
 from .health import HealthRecord, HealthStore
 from .job_leases import Claim, JobLeases
 from .jobs import JobRecord, JobStore, TenantMissing
@@ -54,6 +55,9 @@ class Store:
         self.audit = AuditLog(db, audit_retention_days)
         # PostgreSQL has none: other hosts commit without this host seeing a file change.
         self._data_version = DataVersion(db.path) if db.dialect == "sqlite" else None
+        # Concurrent small writes (set_ready) share a commit; SQLite only, where a commit
+        # is a turn at one file's lock and an fsync (app/store/group_commit.py).
+        self.group_commit = GroupCommit(db, share=db.dialect == "sqlite")
 
     def change_token(self) -> tuple[int, int]:
         """A token that changes with every change of tenant state, asked at every tenant

@@ -18,9 +18,11 @@ from .change_hint import ChangeHint
 from .deadline import PROGRESS_STEPS, Deadlines
 from .errors import StoreUnavailable
 from .unit_of_work import UnitsOfWork
+from .write_gate import GateTimeout, WriteGate
 
 BUSY_TIMEOUT_MS = 5000
 PAGE_CACHE_KIB = 64  # per connection (see _connect)
+PROBE_BUSY_MS = 50  # the write probe never waits on other writers (busy is not broken)
 # A real change (an unchanged row may commit without touching the disk at all).
 PROBE_WRITE = ("INSERT INTO store_meta (key, value) VALUES ('write_probe', 1) "
                "ON CONFLICT (key) DO UPDATE SET value = store_meta.value + 1")
@@ -53,6 +55,7 @@ class SQLiteDatabase:
         self.units = UnitsOfWork()
         self.deadlines = Deadlines()
         self.hint: ChangeHint | None = None  # set by open()
+        self.gate: WriteGate | None = None  # set by open(); every write takes it
 
     def open(self) -> None:
         """Create the file's directory and check the file opens read-write (raises OSError)."""
@@ -63,6 +66,7 @@ class SQLiteDatabase:
             raise PermissionError(f"{self.path} is not writable")
         self.connection()
         self.hint = ChangeHint(self.path.with_name(self.path.name + "-version"))
+        self.gate = WriteGate(self.path.with_name(self.path.name + "-writers"))
 
     def _connect(self) -> sqlite3.Connection:
         # mode=rw: never fall back silently to a read-only connection (which would then be
@@ -145,7 +149,9 @@ class SQLiteDatabase:
         PostgreSQL store's sake.)
 
         Inside another write of this thread it is a savepoint of that one (app/store/
-        unit_of_work.py): it commits, or rolls back, with the outermost.
+        unit_of_work.py): it commits, or rolls back, with the outermost. The outermost
+        takes the writers' gate before BEGIN and leaves it after COMMIT or ROLLBACK
+        (app/store/write_gate.py), so writers queue asleep instead of polling SQLite's lock.
         """
         joined = self.units.connection()
         if joined is not None:
@@ -156,9 +162,11 @@ class SQLiteDatabase:
         if self._local.opened_readonly:
             self._forget_thread_connection()
             conn = self.connection()
+        self._enter_gate()
         try:
             self._begin(conn)
         except sqlite3.OperationalError as exc:
+            self._leave_gate()
             raise self._write_failed(exc) from exc
         with self.units.outermost(conn):
             try:
@@ -172,6 +180,26 @@ class SQLiteDatabase:
             except BaseException:
                 _rollback(conn)
                 raise
+            finally:
+                # Before the commit callbacks (a purge's directory removal): the next
+                # writer waits for the transaction only.
+                self._leave_gate()
+
+    def _enter_gate(self) -> None:
+        if self.gate is None:
+            return
+        usual = getattr(self._local, "busy_ms", self.busy_timeout_ms)
+        bound = self.deadlines.wait_ms(usual)  # a caller's deadline cuts it short
+        try:
+            self.gate.acquire((usual if bound is None else bound) / 1000)
+        except GateTimeout:
+            # What SQLite says when its own wait ends: callers treat it as contention.
+            raise StoreUnavailable("database is locked (waited for the writers' gate)") \
+                from None
+
+    def _leave_gate(self) -> None:
+        if self.gate is not None:
+            self.gate.release()
 
     @contextmanager
     def bounded(self, deadline: float) -> Iterator[None]:
@@ -232,8 +260,9 @@ class SQLiteDatabase:
         A busy store (another writer holds the lock) is not a refusal: None.
         """
         conn = self.connection()
-        conn.execute("PRAGMA busy_timeout = 50")
-        self._local.busy_ms = 50  # what a bounded write puts back (see _begin)
+        conn.execute(f"PRAGMA busy_timeout = {PROBE_BUSY_MS}")
+        # What a bounded write puts back (see _begin), and how long the gate is waited for.
+        self._local.busy_ms = PROBE_BUSY_MS
         try:
             with self.write() as tx:
                 tx.execute(PROBE_WRITE)
@@ -275,6 +304,8 @@ class SQLiteDatabase:
         self._local = threading.local()
         if self.hint is not None:
             self.hint.close()
+        if self.gate is not None:
+            self.gate.close()
 
 
 def _contention(text: str) -> bool:

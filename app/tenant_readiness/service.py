@@ -110,20 +110,30 @@ class TenantReadiness:
 
     def set_ready(self, tenant: str, ready: bool | None,
                   actor: str) -> tuple[TenantStatus, bool]:
-        # Registered first, on its own: a refusal by the label cap is counted even though
-        # the request fails.
-        ensure_tenant(self._store, self._settings, tenant, actor)
-        # Then one transaction (one commit) for both observations, the override and its
-        # audit entry.
-        with self._store.db.write():
+        def change(registered: bool) -> tuple[TenantStatus, bool] | None:
             # Record the status before the change, so the change itself counts as a
             # transition. A tenant whose resolution fails can still be given an override
             # (its answer: error).
-            self._resolve_guarded(tenant)
+            before, resolved = self._resolve_guarded(tenant)
+            if not registered and (not resolved or before.reason == "unknown_tenant"):
+                return None  # not known to be registered: ensure_tenant first
             changed = self._store.tenant_readiness.set_override(tenant, ready)
             if changed:
                 self._store.audit.record("readiness_override", tenant, ["ready"], actor)
             return self._resolve_guarded(tenant)[0], changed
+
+        # One transaction for both observations, the override and its audit entry:
+        # shared with the calls of other threads meanwhile, each in its own savepoint, and
+        # answered once that transaction has committed.
+        done = self._store.group_commit.run(lambda: change(registered=False))
+        if done is not None:
+            return done
+        # A new id is registered on its own, outside the shared transaction: a refusal by
+        # the label cap is counted even though the request fails. Then the change.
+        ensure_tenant(self._store, self._settings, tenant, actor)
+        done = self._store.group_commit.run(lambda: change(registered=True))
+        assert done is not None
+        return done
 
     def current(self, rows) -> list[TenantStatus]:
         """Statuses of stored rows for the scrape; global readiness asked once.

@@ -291,7 +291,9 @@ def immutable_store(tmp_path: Path) -> Iterator[dict]:
 
     def apply() -> None:
         store = tmp_path / "store"
-        paths.extend(p for p in sorted(store.iterdir()) if not p.name.endswith("-shm"))
+        # Not the writers' wake-up FIFO either: it holds no data, and chattr takes no FIFO.
+        paths.extend(p for p in sorted(store.iterdir())
+                     if not p.name.endswith("-shm") and p.is_file())
         for path in paths:
             subprocess.run(["chattr", "+i", str(path)], check=True)
 

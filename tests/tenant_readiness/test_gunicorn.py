@@ -118,3 +118,62 @@ def test_concurrent_creation_admits_exactly_the_cap(tmp_path, workers):
     assert value(text, "tenant_label_rejections_total") == callers - cap
     assert value(text, "tenant_labels_active") == cap
     assert value(text, "tenant_labels_limit") == cap
+
+
+def effective(ready) -> str:
+    """A tenant's status after set_ready(ready) while global readiness holds."""
+    return "not ready" if ready is False else "ready"
+
+
+def test_concurrent_set_ready_on_many_tenants_answers_what_is_stored(tmp_path):
+    # Each client thread owns its tenants and sends their calls in order, so every
+    # answer and the final state are known; 16 threads keep many calls in flight at once
+    # in both workers, where they share transactions.
+    threads, tenants_per_thread, steps = 16, 3, 12
+    sequence = [[(True, False, None)[(t + s) % 3 if s % 4 else 1] for s in range(steps)]
+                for t in range(tenants_per_thread)]
+
+    def drive(thread: int) -> list[tuple[str, bool, str, bool]]:
+        seen = []
+        for step in range(steps):
+            for index in range(tenants_per_thread):
+                tenant, ready = f"t{thread}-{index}", sequence[index][step]
+                response = server.request("POST", f"/tenant/{tenant}/set_ready",
+                                          json={"ready": ready},
+                                          headers={**KEY, "Connection": "close"})
+                assert response.status_code == 200, response.text
+                body = response.json()
+                seen.append((tenant, ready, body["status"], body["changed"]))
+        return seen
+
+    with running_server(tmp_path, workers=2,
+                        env={**ENV, "MAX_TENANT_LABELS": str(threads * tenants_per_thread)}) \
+            as server:
+        assert has_workers(server, 2)
+        with ThreadPoolExecutor(threads) as pool:
+            answers = [a for f in [pool.submit(drive, t) for t in range(threads)]
+                       for a in f.result(timeout=300)]
+        finals = {f"t{t}-{i}": fresh_readyz(server, f"t{t}-{i}")
+                  for t in range(threads) for i in range(tenants_per_thread)}
+        text = server.request("GET", "/metrics").text
+        audit = server.request("GET", "/admin/audit?limit=1000",
+                               headers={"X-Admin-Key": "adm"}).json()["entries"]
+    assert len(answers) == threads * tenants_per_thread * steps
+    overrides = [e["tenant"] for e in audit if e["action"] == "readiness_override"]
+    for index in range(tenants_per_thread):
+        values = sequence[index]
+        changed = [v is not None for v in values[:1]] + \
+            [values[s] is not values[s - 1] for s in range(1, steps)]
+        statuses = [effective(v) for v in values]
+        transitions = sum(a != b for a, b in zip(["ready"] + statuses, statuses))
+        for thread in range(threads):
+            tenant = f"t{thread}-{index}"
+            assert [(s, c) for t, _, s, c in answers if t == tenant] == \
+                list(zip(statuses, changed))
+            reason = "inherited" if values[-1] is None else "override"
+            assert finals[tenant] == ((503 if statuses[-1] == "not ready" else 200),
+                                      {"tenant": tenant, "status": statuses[-1],
+                                       "reason": reason})
+            assert value(text, "tenant_readiness_transitions_total", tenant=tenant) == \
+                transitions
+            assert overrides.count(tenant) == sum(changed)
