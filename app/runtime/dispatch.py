@@ -9,16 +9,19 @@ from __future__ import annotations
 import flask_smorest
 from flask import Blueprint, Flask, g, request
 
-from ..errors import ApiError
+from ..errors import ApiError, answer
 from ..limits.names import THREAD_SHARE_LIMIT
 from ..openapi import api_of
 from ..services import services
 from ..tenants.ids import check_tenant_id, check_workspace_id
 from .context import TenantContext, push_request_context
+from .registry import TenantDisabled, TenantNotFound, TenantPending, TenantUnavailable
 from .tenant_runtime import TenantRuntime
 from .thread_share import TenantBusy
 
 TENANT_PREFIX = "/t/<tenant>"
+# Tenants whose requests are answered before any view runs (app/errors.py says how).
+UNSERVED = (TenantNotFound, TenantDisabled, TenantPending, TenantUnavailable)
 
 
 def _take_tenant_from_path(endpoint, values):
@@ -35,7 +38,10 @@ def _enter_tenant():
         tenant = found.tenants.tenant_for_host(request.host) or found.settings.default_tenant
     workspace = check_workspace_id(request.headers.get("X-Workspace", "main"))
     _take_thread_share(found, tenant)
-    g.tenant_runtime = found.tenants.runtime(tenant)
+    try:
+        g.tenant_runtime = found.tenants.runtime(tenant)
+    except UNSERVED as exc:
+        return answer(exc)  # answered here: no exception through Flask's handlers
     # The runtime's record is the store's current one (rebuilt when it changes): the
     # declared workspaces cost no lookup of their own.
     declared = g.tenant_runtime.record.workspaces
