@@ -11,7 +11,7 @@ import json
 import logging
 from typing import Any, Callable
 
-from flask import Flask, Request, g, jsonify
+from flask import Flask, Request, current_app, g, jsonify
 from werkzeug.exceptions import ClientDisconnected, HTTPException
 
 log = logging.getLogger(__name__)
@@ -125,9 +125,31 @@ def api_error_for(exc: Exception) -> ApiError | None:
     return None
 
 
+def answer(exc: Exception):
+    """The response to an expected refusal, for a hook that returns it instead of raising:
+    the same answer the error handler gives, without Flask's search for that handler (a
+    refusal costs no more than an answer on the same route)."""
+    found = api_error_for(exc)
+    if found is None:
+        raise exc
+    return _render(found)
+
+
+# The body of each error without fields, as the app's jsonify writes it: made once per
+# JSON provider (one per app) and code.
+_PLAIN_BODIES: dict[tuple[Any, str], str] = {}
+
+
 def _render(error: ApiError):
-    response = jsonify(error.body())
-    response.status_code = error.status
+    if error.extra:
+        response = jsonify(error.body())
+        response.status_code = error.status
+    else:
+        provider = current_app.json
+        text = _PLAIN_BODIES.get((provider, error.code))
+        if text is None:
+            text = _PLAIN_BODIES[provider, error.code] = f"{provider.dumps(error.body())}\n"
+        response = current_app.response_class(text, error.status, mimetype=provider.mimetype)
     for name, value in error.headers.items():
         response.headers[name] = value
     return response
