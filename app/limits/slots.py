@@ -41,9 +41,12 @@ class Permit:
         self._slots, self._fd, self.slot = slots, fd, slot
 
     def release(self) -> None:
-        if self._fd is not None:
-            fd, self._fd = self._fd, None
-            self._slots._release(fd, self.slot)
+        fd = self._fd
+        if fd is not None:
+            self._fd = None
+            # The slot's unlock request was made when it was taken (_lock_first_free).
+            fcntl.fcntl(fd, fcntl.F_OFD_SETLK, _UNLOCKS[self.slot])
+            self._slots._free.append(fd)
 
 
 class SlotFile:
@@ -169,6 +172,8 @@ class SlotFile:
 
 
 def _lock_first_free(fd: int, capacity: int) -> int | None:
+    if len(_UNLOCKS) < capacity:  # a permit's release finds its unlock request made
+        _requests(_UNLOCKS, fcntl.F_UNLCK, capacity)
     setlk, requests = fcntl.F_OFD_SETLK, _requests(_LOCKS, fcntl.F_WRLCK, capacity)
     for slot in range(capacity):
         try:
