@@ -137,7 +137,7 @@ def answer(exc: Exception):
 
 # The body of each error without fields, as the app's jsonify writes it: made once per
 # JSON provider (one per app) and code.
-_PLAIN_BODIES: dict[tuple[Any, str], str] = {}
+_PLAIN_BODIES: dict[tuple[Any, str], bytes] = {}
 
 
 def _render(error: ApiError):
@@ -146,10 +146,10 @@ def _render(error: ApiError):
         response.status_code = error.status
     else:
         provider = current_app.json
-        text = _PLAIN_BODIES.get((provider, error.code))
-        if text is None:
-            text = _PLAIN_BODIES[provider, error.code] = f"{provider.dumps(error.body())}\n"
-        response = current_app.response_class(text, error.status, mimetype=provider.mimetype)
+        data = _PLAIN_BODIES.get((provider, error.code))
+        if data is None:  # jsonify's own bytes, made once
+            data = _PLAIN_BODIES[provider, error.code] = jsonify(error.body()).get_data()
+        response = current_app.response_class(data, error.status, mimetype=provider.mimetype)
     for name, value in error.headers.items():
         response.headers[name] = value
     return response

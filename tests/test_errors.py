@@ -69,3 +69,12 @@ def test_many_apps_in_one_process_do_not_collide(tmp_path):
     for each in apps:
         assert each.test_client().get("/metrics").status_code == 200
         services_of(each).store.close()
+
+
+@pytest.mark.parametrize("path", ["/t/nobody/health", "/no/such/thing"])
+def test_an_error_without_fields_is_written_as_jsonify_writes_it(app, client, path):
+    first, again = client.get(path), client.get(path)  # the second from the kept body
+    with app.app_context():
+        expected = app.json.response(first.get_json()).get_data()
+    assert first.get_data() == again.get_data() == expected
+    assert first.mimetype == again.mimetype == "application/json"
