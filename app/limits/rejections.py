@@ -23,6 +23,9 @@ class RejectionCounter:
         self._interval = interval
         self._pending: Counter = Counter()
         self._lock = threading.Lock()
+        # One flush at a time: a scrape's flush waits for the flusher's write in progress,
+        # so the counts taken from memory are in the store before the scrape reads it.
+        self._flushing = threading.Lock()
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
@@ -36,6 +39,10 @@ class RejectionCounter:
                 self._thread.start()
 
     def flush(self) -> None:
+        with self._flushing:
+            self._flush()
+
+    def _flush(self) -> None:
         with self._lock:
             pending, self._pending = self._pending, Counter()
         if not pending:
