@@ -3,20 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from app.services import services_of
-from tests.support.tenant_folders import ADMIN, BACKENDS, CAP, app_on, fingerprint, \
-    ADMIN_KEY, stored
-
-
-@pytest.fixture(params=BACKENDS)
-def app(request, tmp_path, monkeypatch):
-    with app_on(request, tmp_path, monkeypatch) as app:
-        yield app
-
-
-@pytest.fixture
-def store(app):
-    return services_of(app).store
+from tests.support.tenant_folders import ADMIN, ADMIN_KEY, CAP, fingerprint, stored
+from tests.support.tenant_folders import app  # noqa: F401 (the fixture: both backends)
 
 
 def post(client, body):

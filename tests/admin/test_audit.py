@@ -8,20 +8,8 @@ import logging
 import pytest
 
 from app.store.audit import MAX_PAGE
-from app.services import services_of
-from tests.support.tenant_folders import ADMIN_KEYS, API_KEY, BACKENDS, app_on, fingerprint, \
-    write_tenant
-
-
-@pytest.fixture(params=BACKENDS)
-def app(request, tmp_path, monkeypatch):
-    with app_on(request, tmp_path, monkeypatch) as app:
-        yield app
-
-
-@pytest.fixture
-def store(app):
-    return services_of(app).store
+from tests.support.tenant_folders import ADMIN_KEYS, API_KEY, fingerprint, write_tenant
+from tests.support.tenant_folders import app  # noqa: F401 (the fixture: both backends)
 
 
 FIRST, SECOND = ({"X-Admin-Key": k} for k in ADMIN_KEYS)

@@ -4,13 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support.tenant_folders import ADMIN, BACKENDS, app_on
-
-
-@pytest.fixture(params=BACKENDS)
-def app(request, tmp_path, monkeypatch):
-    with app_on(request, tmp_path, monkeypatch) as app:
-        yield app
+from tests.support.tenant_folders import ADMIN
+from tests.support.tenant_folders import app  # noqa: F401 (the fixture: both backends)
 
 
 def health(client, tenant, workspace=None):
