@@ -58,7 +58,9 @@ class AuditLog:
         if not isinstance(actor, str) or not ACTOR.fullmatch(actor):
             raise ValueError("an audit actor is cli, server or key:<8 hex digits>")
         now = self._clock()
-        with self.db.write() as conn:
+        # No savepoint of its own inside a caller's write: a prune done before a failed
+        # append removed expired entries only, which nothing answers any more.
+        with self.db.write(savepoint=False) as conn:
             if self._days:
                 # In the order of the index on ``at``: ordered by entry_id, SQLite walks the
                 # whole log for the few (usually no) expired entries, inside the write lock.

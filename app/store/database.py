@@ -143,20 +143,31 @@ class SQLiteDatabase:
             raise StoreUnavailable(str(exc)) from exc
 
     @contextmanager
-    def write(self, serialise: bool = True) -> Iterator[sqlite3.Connection]:
+    def write(self, serialise: bool = True,
+              savepoint: bool = True) -> Iterator[sqlite3.Connection]:
         """A write transaction taken with BEGIN IMMEDIATE, so read-then-write is atomic.
         (Every SQLite write is serialised by the file's lock: ``serialise`` is for the
         PostgreSQL store's sake.)
 
         Inside another write of this thread it is a savepoint of that one (app/store/
-        unit_of_work.py): it commits, or rolls back, with the outermost. The outermost
-        takes the writers' gate before BEGIN and leaves it after COMMIT or ROLLBACK
-        (app/store/write_gate.py), so writers queue asleep instead of polling SQLite's lock.
+        unit_of_work.py): it commits, or rolls back, with the outermost. ``savepoint=False``
+        joins it without one, for a write of one statement (which SQLite undoes whole when
+        it fails), or of statements whose part done is harmless when a later one fails:
+        two statements less in a transaction other writers wait for. The outermost takes
+        the writers' gate before BEGIN and leaves it after COMMIT or ROLLBACK (app/store/
+        write_gate.py), so writers queue asleep instead of polling SQLite's lock.
         """
         joined = self.units.connection()
         if joined is not None:
-            with self._savepoint(joined):
+            if savepoint:
+                with self._savepoint(joined):
+                    yield joined
+                return
+            try:
                 yield joined
+            except sqlite3.OperationalError as exc:
+                # As in a savepoint: the outermost write decides what it means.
+                raise StoreUnavailable(str(exc)) from exc
             return
         conn = self.connection()
         if self._local.opened_readonly:

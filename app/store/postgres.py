@@ -157,9 +157,10 @@ class PostgresDatabase:
             yield
 
     @contextmanager
-    def write(self, serialise: bool = True) -> Iterator[_Connection]:
+    def write(self, serialise: bool = True, savepoint: bool = True) -> Iterator[_Connection]:
         """A transaction holding the write lock; inside another write of this thread, a
-        savepoint of that one (app/store/unit_of_work.py).
+        savepoint of that one (app/store/unit_of_work.py), whatever ``savepoint`` says: a
+        statement that fails aborts a whole PostgreSQL transaction but for its savepoint.
 
         ``serialise=False`` leaves the write lock out, for writes whose rows are locked
         one by one instead (job claims, ``FOR UPDATE SKIP LOCKED``): they never wait on,

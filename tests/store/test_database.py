@@ -33,6 +33,45 @@ def test_a_write_that_raises_leaves_nothing(db):
                             ).fetchone()[0] == 0
 
 
+def config_version(db) -> int:
+    with db.read() as conn:
+        return conn.execute("SELECT value FROM store_meta WHERE key = 'config_version'"
+                            ).fetchone()[0]
+
+
+def test_a_failed_statement_joined_without_a_savepoint_fails_alone(db):
+    with db.write() as conn:
+        conn.execute("UPDATE store_meta SET value = 41 WHERE key = 'config_version'")
+        with pytest.raises(Exception, match="(?i)unique|duplicate"):
+            with db.write(savepoint=False) as joined:
+                joined.execute("INSERT INTO store_meta (key, value) "
+                               "VALUES ('config_version', 1)")
+        conn.execute("UPDATE store_meta SET value = value + 1 WHERE key = 'config_version'")
+    assert config_version(db) == 42
+
+
+def test_a_write_joined_without_a_savepoint_issues_no_savepoint(tmp_path):
+    db = SQLiteDatabase(tmp_path / "store.sqlite3")
+    db.open()
+    try:
+        statements: list[str] = []
+        conn = db.connection()
+        conn.execute("CREATE TABLE t (v INTEGER)")
+        conn.set_trace_callback(statements.append)
+        with db.write() as outer:
+            with db.write(savepoint=False) as joined:
+                assert joined is outer
+                joined.execute("INSERT INTO t VALUES (1)")
+            with db.write() as nested:
+                nested.execute("INSERT INTO t VALUES (2)")
+        conn.set_trace_callback(None)
+        assert [s.split()[0] for s in statements] == \
+            ["BEGIN", "INSERT", "SAVEPOINT", "INSERT", "RELEASE", "COMMIT"]
+        assert conn.execute("SELECT count(*) FROM t").fetchone()[0] == 2
+    finally:
+        db.close()
+
+
 def test_a_committed_write_is_seen_by_another_thread(db):
     with db.write() as conn:
         conn.execute("UPDATE store_meta SET value = 7 WHERE key = 'config_version'")
