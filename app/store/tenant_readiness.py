@@ -21,6 +21,10 @@ _SELECT = ("SELECT tenant_id, enabled, ready_override, health, readiness_status,
            "readiness_transitions FROM tenants")
 
 
+def _flag(value: bool | None) -> int | None:
+    return None if value is None else int(value)
+
+
 def _row(r) -> ReadinessRow:
     override = r["ready_override"]
     return ReadinessRow(r["tenant_id"], bool(r["enabled"]),
@@ -46,12 +50,46 @@ class TenantReadinessStore:
 
     def set_override(self, tenant_id: str, ready: bool | None) -> bool:
         """Set (or clear, with None) the override; True when the stored value changed."""
-        value = None if ready is None else int(ready)
+        value = _flag(ready)
         with self.db.write() as conn:
             cursor = conn.execute(
                 "UPDATE tenants SET ready_override = ? WHERE tenant_id = ? "
                 "AND ready_override IS DISTINCT FROM ?", (value, tenant_id, value))
             return cursor.rowcount > 0
+
+    @staticmethod
+    def writes(row: ReadinessRow, ready: bool | None, observed: tuple[str, ...]) -> bool:
+        """Whether ``override(row, ready, observed)`` has anything to write."""
+        return ready != row.ready_override or any(seen != row.status for seen in observed)
+
+    def override(self, row: ReadinessRow, ready: bool | None,
+                 observed: tuple[str, ...]) -> bool | None:
+        """Set ``row``'s override and record the statuses ``observed`` since ``row`` was
+        read, in order: True when the override changed, False when it did not, None when
+        the stored row is no longer ``row`` (nothing written: read it again).
+
+        One statement, compare-and-set on every field read: the statuses were resolved
+        from ``row``, so they stand only while it does. Each observed status that differs
+        from the one before it counts a transition, as record_status counts it.
+        """
+        if not self.writes(row, ready, observed):
+            return False
+        status, transitions = row.status, row.transitions
+        for seen in observed:
+            if seen != status:
+                transitions += 0 if status is None else 1
+                status = seen
+        with self.db.write(savepoint=False) as conn:
+            cursor = conn.execute(
+                "UPDATE tenants SET ready_override = ?, readiness_status = ?, "
+                "readiness_transitions = ? WHERE tenant_id = ? AND enabled = ? AND health = ? "
+                "AND ready_override IS NOT DISTINCT FROM ? "
+                "AND readiness_status IS NOT DISTINCT FROM ? AND readiness_transitions = ?",
+                (_flag(ready), status, transitions, row.tenant_id, int(row.enabled),
+                 row.health, _flag(row.ready_override), row.status, row.transitions))
+        if cursor.rowcount == 0:
+            return None
+        return ready != row.ready_override
 
     def record_status(self, tenant_id: str, seen: str | None, status: str,
                       seen_transitions: int | None = None) -> bool:

@@ -5,6 +5,7 @@ global checks a read-only question. Any failure degrades only this tenant to err
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -110,20 +111,51 @@ class TenantReadiness:
 
     def set_ready(self, tenant: str, ready: bool | None,
                   actor: str) -> tuple[TenantStatus, bool]:
-        def change(registered: bool) -> tuple[TenantStatus, bool] | None:
-            # Record the status before the change, so the change itself counts as a
-            # transition. A tenant whose resolution fails can still be given an override
-            # (its answer: error).
-            before, resolved = self._resolve_guarded(tenant)
-            if not registered and (not resolved or before.reason == "unknown_tenant"):
-                return None  # not known to be registered: ensure_tenant first
-            changed = self._store.tenant_readiness.set_override(tenant, ready)
-            if changed:
-                self._store.audit.record("readiness_override", tenant, ["ready"], actor)
-            return self._resolve_guarded(tenant)[0], changed
+        readiness, audit = self._store.tenant_readiness, self._store.audit
 
-        # One transaction for both observations, the override and its audit entry:
-        # shared with the calls of other threads meanwhile, each in its own savepoint, and
+        def write(row, observed: tuple[str, ...]) -> bool | None:
+            # The override, with the statuses observed before and after it (the change
+            # itself counts as a transition), and its audit entry.
+            changed = readiness.override(row, ready, observed)
+            if changed:
+                audit.record("readiness_override", tenant, ["ready"], actor)
+            return changed
+
+        # First from the row as read outside any write: a call that changes nothing takes
+        # no transaction at all, and one that does takes the shared one (below) for one
+        # compare-and-set and its audit entry, nothing read or resolved while it holds it.
+        row, before, after = self._planned(tenant, ready)
+        if row is not None:
+            observed = (before.status, after.status)
+            if not readiness.writes(row, ready, observed):
+                return after, False
+            changed = self._store.group_commit.run(lambda: write(row, observed))
+            if changed is not None:
+                return after, changed
+
+        def change(registered: bool) -> tuple[TenantStatus, bool] | None:
+            # The row read again inside the transaction: its first read failed, found no
+            # tenant, or the row changed before the compare-and-set.
+            try:
+                row = readiness.get(tenant)
+            except Exception as exc:  # its resolution failed: the override is set all the same
+                if not registered:
+                    return None  # not known to be registered: ensure_tenant first
+                changed = readiness.set_override(tenant, ready)
+                if changed:
+                    audit.record("readiness_override", tenant, ["ready"], actor)
+                return self._failed(tenant, exc), changed
+            if row is None:  # not registered yet (or purged since): ensure_tenant first
+                return None if not registered else (resolve(tenant, None, bool), False)
+            before, before_ok = self._resolve_row(row)
+            after, after_ok = self._resolve_row(dataclasses.replace(row, ready_override=ready))
+            # Only a status resolved is recorded, as a probe records it.
+            observed = tuple(s.status for s, ok in ((before, before_ok), (after, after_ok)) if ok)
+            changed = write(row, observed)
+            assert changed is not None  # read in this transaction: the row stands
+            return after, changed
+
+        # Shared with the calls of other threads meanwhile, each in its own savepoint, and
         # answered once that transaction has committed.
         done = self._store.group_commit.run(lambda: change(registered=False))
         if done is not None:
@@ -134,6 +166,23 @@ class TenantReadiness:
         done = self._store.group_commit.run(lambda: change(registered=True))
         assert done is not None
         return done
+
+    def _planned(self, tenant: str, ready: bool | None):
+        """(row, status before, status after) of ``tenant``'s override set to ``ready``,
+        from a read outside any write; (None, None, None) when the read or a resolution
+        failed, or found no tenant: the transaction's own read decides then."""
+        try:
+            row = self._store.tenant_readiness.get(tenant)
+        except Exception:  # answered from the read inside the transaction
+            return None, None, None
+        if row is None:
+            return None, None, None
+        try:
+            return (row, resolve(tenant, row, self._global_ready),
+                    resolve(tenant, dataclasses.replace(row, ready_override=ready),
+                            self._global_ready))
+        except Exception:  # resolved (and its failure logged) inside the transaction
+            return None, None, None
 
     def current(self, rows) -> list[TenantStatus]:
         """Statuses of stored rows for the scrape; global readiness asked once.
@@ -146,16 +195,28 @@ class TenantReadiness:
                 else self._record(row, resolve(row.tenant_id, row, lambda: global_ready))
                 for row in rows]
 
+    def _resolve_row(self, row) -> tuple[TenantStatus, bool]:
+        """(``row``'s status, resolved): a failure (of the global checks asked) is this
+        tenant's error only, never raised."""
+        try:
+            return resolve(row.tenant_id, row, self._global_ready), True
+        except Exception as exc:  # any failure resolving this tenant is its error only
+            return self._failed(row.tenant_id, exc), False
+
+    @staticmethod
+    def _failed(tenant: str, exc: Exception) -> TenantStatus:
+        if isinstance(exc, StoreUnavailable):
+            return TenantStatus(tenant, ERROR, "store_unavailable")
+        log.error("tenant %s: readiness resolution failed", tenant, exc_info=exc)
+        return TenantStatus(tenant, ERROR, "resolution_failed")
+
     def _resolve_guarded(self, tenant: str,
                          inject_faults: bool = False) -> tuple[TenantStatus, bool]:
         """(status, resolved): a failure is this tenant's error only, never raised."""
         try:
             return self._resolve_and_record(tenant, inject_faults), True
-        except StoreUnavailable:
-            return TenantStatus(tenant, ERROR, "store_unavailable"), False
-        except Exception:  # any failure resolving this tenant is this tenant's error only
-            log.exception("tenant %s: readiness resolution failed", tenant)
-            return TenantStatus(tenant, ERROR, "resolution_failed"), False
+        except Exception as exc:  # any failure resolving this tenant is its error only
+            return self._failed(tenant, exc), False
 
     def _resolve_bounded(self, tenant: str, deadline: float) -> tuple[TenantStatus, bool]:
         """Resolved on this thread, every store wait ending at ``deadline``: a store that

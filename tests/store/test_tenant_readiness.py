@@ -164,3 +164,37 @@ def test_concurrent_duration_observations_are_all_counted(readiness, add_tenant)
         list(pool.map(observe, range(threads), timeout=60))
     assert readiness.durations(["acme"]) == {"acme": {1: threads * each,
                                                       -1: threads * each * 0.5}}
+
+
+def test_override_records_the_statuses_observed_with_it_in_one_write(readiness, add_tenant):
+    add_tenant("acme")
+    row = readiness.get("acme")
+    # The first observation is no transition; the change it leads to is one.
+    assert readiness.override(row, False, ("ready", "not ready")) is True
+    assert readiness.get("acme") == ReadinessRow("acme", True, False, "pending", "not ready", 1)
+    row = readiness.get("acme")
+    assert readiness.override(row, False, ("not ready", "not ready")) is False
+    assert readiness.override(row, None, ("not ready", "ready")) is True
+    assert readiness.get("acme") == ReadinessRow("acme", True, None, "pending", "ready", 2)
+
+
+def test_override_with_nothing_to_write_writes_nothing(readiness, add_tenant):
+    add_tenant("acme")
+    row = readiness.get("acme")
+    assert readiness.writes(row, None, ()) is False
+    assert readiness.override(row, None, ()) is False
+    assert readiness.writes(row, None, ("ready",)) is True
+    assert readiness.writes(row, True, ()) is True
+    assert readiness.get("acme") == row
+
+
+def test_override_over_a_row_changed_since_it_was_read_writes_nothing(readiness, add_tenant):
+    add_tenant("acme")
+    stale = readiness.get("acme")
+    assert readiness.record_status("acme", None, "ready") is True
+    assert readiness.override(stale, True, ("ready",)) is None
+    assert readiness.get("acme") == ReadinessRow("acme", True, None, "pending", "ready", 0)
+    fresh = readiness.get("acme")
+    assert readiness.set_override("acme", False) is True  # another writer's override
+    assert readiness.override(fresh, True, ("ready",)) is None
+    assert readiness.get("acme").ready_override is False

@@ -232,3 +232,33 @@ def test_inherited_transitions_are_counted_once_per_global_flip(client, switch):
     switch.ok = False
     assert value(scrape(client), "tenant_readiness_state", tenant="acme") == 0
     assert transitions(client, "acme") == 5
+
+
+@pytest.mark.parametrize("meanwhile", ["override", "status"])
+def test_set_ready_over_a_row_changed_after_its_first_read_counts_every_transition(
+        app, client, monkeypatch, meanwhile):
+    """The first read is outside the write: a change landing between it and the write makes
+    the write read the row again, so nothing is counted from a stale row."""
+    set_ready(client, "acme", True)
+    readyz(client, "acme")
+    readiness = services_of(app).store.tenant_readiness
+    real_get = readiness.get
+
+    def get_then_change(tenant_id):
+        row = real_get(tenant_id)
+        monkeypatch.setattr(readiness, "get", real_get)  # the first read only
+        if meanwhile == "override":
+            readiness.set_override(tenant_id, False)  # another worker's set_ready
+        else:
+            readiness.record_status(tenant_id, "ready", "error", row.transitions)
+        return row
+
+    monkeypatch.setattr(readiness, "get", get_then_change)
+    response = set_ready(client, "acme", None)
+    assert response.status_code == 200
+    # Either way the stored value moved from what the first read saw: this call changed it.
+    assert response.json == {"tenant": "acme", "status": "ready", "changed": True}
+    # ready -> not ready (the other worker's override) or error -> ready: both counted.
+    assert transitions(client, "acme") == 2
+    assert readyz(client, "acme") == (200, {"tenant": "acme", "status": "ready",
+                                            "reason": "inherited"})
