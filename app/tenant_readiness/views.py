@@ -48,7 +48,7 @@ def readyz(tenant):
 def set_ready(body, tenant):
     """Set or clear this tenant's readiness override (header X-API-Key)."""
     status, changed = _service().set_ready(tenant, body["ready"], request_actor(API_HEADER))
-    return {"tenant": tenant, "status": status.status, "changed": changed}
+    return jsonify({"tenant": tenant, "status": status.status, "changed": changed})
 
 
 @blp.before_request
