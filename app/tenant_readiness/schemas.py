@@ -23,6 +23,16 @@ class SetReadySchema(Schema):
     ready = NullableStrictBoolean(required=True, metadata={
         "description": "true or false sets the override; null clears it"})
 
+    @staticmethod
+    def fast_load(data) -> dict | None:
+        """``data`` when it is exactly ``{"ready": true|false|null}``, else None (app/
+        openapi.py): anything else is the schema's to refuse."""
+        if type(data) is dict and len(data) == 1:
+            ready = data.get("ready", 0)
+            if ready is None or ready is True or ready is False:
+                return {"ready": ready}
+        return None
+
 
 class TenantStatusSchema(Schema):
     tenant = fields.String(required=True)
