@@ -5,23 +5,27 @@ import os
 import shutil
 import tempfile
 import threading
-from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
+from typing import Callable
 
 from .slots import Permit, SlotFile
 
 GLOBAL_OWNER = "_global"
 
 
-@dataclass
 class SlotSemaphore:
     """A pair-compatible semaphore: one slot file with a capacity."""
 
-    slots: SlotFile
-    capacity: int
+    __slots__ = ("slots", "capacity", "try_acquire")
 
-    def try_acquire(self) -> Permit | None:
-        return self.slots.try_acquire(self.capacity)
+    def __init__(self, slots: SlotFile, capacity: int):
+        self.slots, self.capacity = slots, capacity
+        # Bound once: each step of a hold calls the slot file with no frame in between.
+        self.try_acquire: Callable[[], Permit | None] = partial(slots.try_acquire, capacity)
+
+    def __repr__(self) -> str:
+        return f"SlotSemaphore({self.slots.path}, capacity={self.capacity})"
 
 
 class LocalBackend:

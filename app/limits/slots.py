@@ -73,10 +73,20 @@ class SlotFile:
         widest = _WIDEST.unpack_from(self._header)[0]
         if widest < capacity:
             widest = self._widen(capacity)  # before any slot of this capacity is taken
-        fd = self._take_fd()
+        try:  # _take_fd, inline: this runs for every step of every hold
+            fd = self._free.pop()
+        except IndexError:
+            fd = self._take_fd()
         slot = None
         try:
-            slot = _lock_first_free(fd, capacity)
+            if capacity and _LOCKS:
+                try:  # slot 0 first, without the search: free whenever the limit is idle
+                    _fcntl(fd, _SETLK, _LOCKS[0])
+                    slot = 0
+                except _TAKEN:
+                    slot = _lock_first_free(fd, capacity, 1)
+            else:
+                slot = _lock_first_free(fd, capacity)
             if slot is not None and widest > capacity and \
                     self._held(capacity, WIDEST_LOCK - capacity) and \
                     self.inflight() > capacity:
@@ -171,14 +181,20 @@ class SlotFile:
             return os.open(self.path, os.O_RDWR | os.O_CLOEXEC)
 
 
-def _lock_first_free(fd: int, capacity: int) -> int | None:
-    if len(_UNLOCKS) < capacity:  # a permit's release finds its unlock request made
-        _requests(_UNLOCKS, fcntl.F_UNLCK, capacity)
-    setlk, requests = fcntl.F_OFD_SETLK, _requests(_LOCKS, fcntl.F_WRLCK, capacity)
-    for slot in range(capacity):
+_fcntl, _SETLK = fcntl.fcntl, fcntl.F_OFD_SETLK
+_TAKEN = (BlockingIOError, PermissionError)  # what F_OFD_SETLK raises on a held slot
+
+
+def _lock_first_free(fd: int, capacity: int, first: int = 0) -> int | None:
+    requests = _LOCKS
+    if len(requests) < capacity or len(_UNLOCKS) < capacity:
+        # A permit's release finds its unlock request made.
+        _requests(_UNLOCKS, F_UNLCK, capacity)
+        requests = _requests(_LOCKS, F_WRLCK, capacity)
+    for slot in range(first, capacity):
         try:
-            fcntl.fcntl(fd, setlk, requests[slot])
-        except (BlockingIOError, PermissionError):
+            _fcntl(fd, _SETLK, requests[slot])
+        except _TAKEN:
             continue
         return slot
     return None
@@ -188,6 +204,7 @@ def _unlock(fd: int, slot: int) -> None:
     fcntl.fcntl(fd, fcntl.F_OFD_SETLK, _requests(_UNLOCKS, fcntl.F_UNLCK, slot + 1)[slot])
 
 
+F_UNLCK, F_WRLCK = fcntl.F_UNLCK, fcntl.F_WRLCK
 # The packed lock and unlock requests of slot 0, 1, ...: built once, not per call.
 _LOCKS: list[bytes] = []
 _UNLOCKS: list[bytes] = []
