@@ -27,17 +27,23 @@ class LimitCollector:
         self._inflight: tuple[list, list[int], TextFamily] | None = None
 
     def collect(self) -> Iterable[Metric]:
-        backend = self._limiter.backend
         capacity = GaugeMetricFamily("global_limit_capacity", "Server-wide limit capacity",
                                      labels=["limit"])
         inflight = GaugeMetricFamily("global_limit_inflight", "Server-wide permits held now",
                                      labels=["limit"])
-        for name, cap in sorted(self._settings.global_limits.items()):
+        limits = sorted(self._settings.global_limits.items())
+        self._limiter.counter.flush()  # this worker's pending refusals, before reading
+        wanted = self._tenant_wanted()
+        # Every permit count of the scrape in one read (one read of pg_locks with
+        # LIMIT_BACKEND=postgres): global and tenant series show the same moment.
+        held = self._inflight_many([(GLOBAL_OWNER, name, cap) for name, cap in limits] + wanted)
+        for (name, cap), count in zip(limits, held):
             capacity.add_metric([name], cap)
-            inflight.add_metric([name], backend.inflight(GLOBAL_OWNER, name, cap))
+            inflight.add_metric([name], count)
         yield capacity
         yield inflight
-        yield from self._tenant_families()
+        yield self._tenant_inflight(wanted, held[len(limits):])
+        yield from self._kept.get(self._rejections)
 
     def _inflight_many(self, wanted: list[tuple[str, str, int]]) -> list[int]:
         backend = self._limiter.backend
@@ -46,14 +52,14 @@ class LimitCollector:
             return many(wanted)
         return [backend.inflight(owner, name, cap) for owner, name, cap in wanted]
 
-    def _tenant_families(self) -> Iterable[Metric]:
-        self._limiter.counter.flush()  # this worker's pending refusals, before reading
+    def _tenant_wanted(self) -> list[tuple[str, str, int]]:
         records = self._store.labelled_tenants(self._settings.max_tenant_labels)
         if self._wanted[0] is not records:  # the same list while tenant state is unchanged
             self._wanted = (records, [(r.tenant_id, name, cap) for r in records
                                       for name, cap in sorted(tenant_limits(r.limits).items())])
-        wanted = self._wanted[1]
-        held = self._inflight_many(wanted)  # read now, at every scrape
+        return self._wanted[1]
+
+    def _tenant_inflight(self, wanted: list[tuple[str, str, int]], held: list[int]) -> Metric:
         kept = self._inflight
         if kept is None or kept[0] is not wanted or kept[1] != held:
             inflight = TextFamily("tenant_limit_inflight", "Tenant permits held now", "gauge",
@@ -61,8 +67,7 @@ class LimitCollector:
             inflight.extend(((tenant, name), count)
                             for (tenant, name, _), count in zip(wanted, held))
             kept = self._inflight = (wanted, held, inflight)  # the same counts show alike
-        yield kept[2]
-        yield from self._kept.get(self._rejections)
+        return kept[2]
 
     def _rejections(self) -> Iterable[Metric]:
         records = self._store.labelled_tenants(self._settings.max_tenant_labels)

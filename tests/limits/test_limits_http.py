@@ -294,3 +294,28 @@ def test_an_unknown_tenant_is_a_404_before_any_limit_is_taken(client, tenants):
     response = client.post("/t/zz/chaos/hold/llm_student?ms=0")
     assert response.status_code == 404
     assert response.get_json() == {"error": "unknown_tenant"}
+
+
+def test_a_scrape_counts_global_and_tenant_permits_in_one_read(app, client, tenants,
+                                                               monkeypatch):
+    """One moment for every in-flight series: read one limit at a time, a permit released
+    between two reads showed on the tenant series and no longer on the global one."""
+    backend = services_of(app).limiter.backend
+    reads: list[list] = []
+    real_many = backend.inflight_many
+
+    def many(wanted):
+        reads.append(list(wanted))
+        return real_many(wanted)
+
+    monkeypatch.setattr(backend, "inflight_many", many)
+    monkeypatch.setattr(backend, "inflight", lambda *args: pytest.fail("read one by one"))
+    held = Held(app, "a", "llm_student", 1)
+    try:
+        text = scrape(client)
+    finally:
+        held.release()
+    assert len(reads) == 1
+    assert ("_global", "llm_student", 50) in reads[0] and ("a", "llm_student", 2) in reads[0]
+    assert value(text, "global_limit_inflight", limit="llm_student") == 1
+    assert value(text, "tenant_limit_inflight", tenant="a", limit="llm_student") == 1
