@@ -35,8 +35,11 @@ class _Call(Generic[T]):
 
     def __init__(self, work: Callable[[], T]):
         self.work = work
-        self.done = threading.Event()
-        self.leads = False  # set with ``done`` when this call is to lead the next group
+        # Released once the call is answered (or is to lead): a lock taken at once, so
+        # waiting is one acquire and waking one release, half of what an Event costs.
+        self.done = threading.Lock()
+        self.done.acquire()
+        self.leads = False  # set before ``done`` when this call is to lead the next group
         self.value: Any = None
         self.error: BaseException | None = None
 
@@ -67,7 +70,7 @@ class GroupCommit:
             leads = not self._leading
             self._leading = True
         if not leads:
-            call.done.wait()
+            call.done.acquire()
             leads = call.leads
         if leads:
             self._lead()
@@ -105,11 +108,11 @@ class GroupCommit:
             if self._queue:
                 following = self._queue[0]
                 following.leads = True
-                following.done.set()
+                following.done.release()
             else:
                 self._leading = False
         for call in group:
-            call.done.set()
+            call.done.release()
 
 
 def _copy(exc: BaseException) -> BaseException:
