@@ -124,9 +124,12 @@ class TenantReadiness:
         # First from the row as read outside any write: a call that changes nothing takes
         # no transaction at all, and one that does takes the shared one (below) for one
         # compare-and-set and its audit entry, nothing read or resolved while it holds it.
-        row, before, after = self._planned(tenant, ready)
+        try:
+            row = readiness.get(tenant)
+        except Exception:  # answered from the read inside the transaction
+            row = None
         if row is not None:
-            observed = (before.status, after.status)
+            after, observed = self._statuses(row, ready)
             if not readiness.writes(row, ready, observed):
                 return after, False
             changed = self._store.group_commit.run(lambda: write(row, observed))
@@ -147,10 +150,7 @@ class TenantReadiness:
                 return self._failed(tenant, exc), changed
             if row is None:  # not registered yet (or purged since): ensure_tenant first
                 return None if not registered else (resolve(tenant, None, bool), False)
-            before, before_ok = self._resolve_row(row)
-            after, after_ok = self._resolve_row(dataclasses.replace(row, ready_override=ready))
-            # Only a status resolved is recorded, as a probe records it.
-            observed = tuple(s.status for s, ok in ((before, before_ok), (after, after_ok)) if ok)
+            after, observed = self._statuses(row, ready)
             changed = write(row, observed)
             assert changed is not None  # read in this transaction: the row stands
             return after, changed
@@ -167,22 +167,13 @@ class TenantReadiness:
         assert done is not None
         return done
 
-    def _planned(self, tenant: str, ready: bool | None):
-        """(row, status before, status after) of ``tenant``'s override set to ``ready``,
-        from a read outside any write; (None, None, None) when the read or a resolution
-        failed, or found no tenant: the transaction's own read decides then."""
-        try:
-            row = self._store.tenant_readiness.get(tenant)
-        except Exception:  # answered from the read inside the transaction
-            return None, None, None
-        if row is None:
-            return None, None, None
-        try:
-            return (row, resolve(tenant, row, self._global_ready),
-                    resolve(tenant, dataclasses.replace(row, ready_override=ready),
-                            self._global_ready))
-        except Exception:  # resolved (and its failure logged) inside the transaction
-            return None, None, None
+    def _statuses(self, row, ready: bool | None) -> tuple[TenantStatus, tuple[str, ...]]:
+        """The status of ``row`` with its override set to ``ready``, and the statuses to
+        record: before and after the change, each only if it resolved (as a probe records
+        only what it resolved)."""
+        before, before_ok = self._resolve_row(row)
+        after, after_ok = self._resolve_row(dataclasses.replace(row, ready_override=ready))
+        return after, tuple(s.status for s, ok in ((before, before_ok), (after, after_ok)) if ok)
 
     def current(self, rows) -> list[TenantStatus]:
         """Statuses of stored rows for the scrape; global readiness asked once.
