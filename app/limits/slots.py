@@ -182,6 +182,7 @@ class SlotFile:
 
 
 _fcntl, _SETLK = fcntl.fcntl, fcntl.F_OFD_SETLK
+F_UNLCK, F_WRLCK = fcntl.F_UNLCK, fcntl.F_WRLCK
 _TAKEN = (BlockingIOError, PermissionError)  # what F_OFD_SETLK raises on a held slot
 
 
@@ -201,10 +202,9 @@ def _lock_first_free(fd: int, capacity: int, first: int = 0) -> int | None:
 
 
 def _unlock(fd: int, slot: int) -> None:
-    fcntl.fcntl(fd, fcntl.F_OFD_SETLK, _requests(_UNLOCKS, fcntl.F_UNLCK, slot + 1)[slot])
+    _fcntl(fd, _SETLK, _requests(_UNLOCKS, F_UNLCK, slot + 1)[slot])
 
 
-F_UNLCK, F_WRLCK = fcntl.F_UNLCK, fcntl.F_WRLCK
 # The packed lock and unlock requests of slot 0, 1, ...: built once, not per call.
 _LOCKS: list[bytes] = []
 _UNLOCKS: list[bytes] = []
