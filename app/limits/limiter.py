@@ -30,7 +30,7 @@ class Limiter:
         # A backend that takes a whole chain in one attempt (all steps or none) has chain();
         # its chains are cached with the steps they were made of.
         self._whole = getattr(backend, "chain", None)
-        self._chains: dict[tuple[str, str], tuple[list[Step], object]] = {}
+        self._chains: dict[tuple[str, str], tuple[Mapping[str, int], object]] = {}
 
     def steps(self, tenant: str, overrides: Mapping[str, int], name: str) -> list[Step]:
         cached = self._steps.get((tenant, name))
@@ -59,19 +59,20 @@ class Limiter:
         Waits up to LIMIT_WAIT_SECONDS for a permit, or ``wait_seconds`` if given.
         """
         wait = self.settings.limit_wait_seconds if wait_seconds is None else wait_seconds
-        steps = self.steps(tenant, overrides, name)
         if self._whole is not None:
-            return _CountedWhole(self._chain(tenant, name, steps), wait, self.counter, tenant)
-        return _CountedHold(steps, wait, self.counter, tenant)
+            return _CountedWhole(self._chain(tenant, overrides, name), wait, self.counter,
+                                 tenant)
+        return _CountedHold(self.steps(tenant, overrides, name), wait, self.counter, tenant)
 
-    def _chain(self, tenant: str, name: str, steps: list[Step]):
+    def _chain(self, tenant: str, overrides: Mapping[str, int], name: str):
+        # Cached as the steps are (one lookup per hold), rebuilt with them.
         cached = self._chains.get((tenant, name))
-        if cached is not None and cached[0] is steps:
+        if cached is not None and (cached[0] is overrides or cached[0] == overrides):
             return cached[1]
-        made = self._whole(steps)
+        made = self._whole(self.steps(tenant, overrides, name))
         if len(self._chains) >= STEPS_CACHE_SIZE:
             self._chains.clear()
-        self._chains[(tenant, name)] = (steps, made)
+        self._chains[(tenant, name)] = (dict(overrides), made)
         return made
 
     def background_hold(self, tenant: str, overrides: Mapping[str, int], name: str):
@@ -88,21 +89,22 @@ class _Counting:
 
     __slots__ = ()
 
-    def __init__(self, held, wait: float, counter: RejectionCounter, tenant: str):
-        super().__init__(held, wait)
-        self._counter, self._tenant = counter, tenant
-
-    def __enter__(self) -> None:
-        try:
-            super().__enter__()
-        except LimitRefused as refused:
-            self._counter.add(self._tenant, refused.limit, refused.scope)
-            raise
+    def refused(self, refused: LimitRefused) -> None:
+        self._counter.add(self._tenant, refused.limit, refused.scope)
 
 
 class _CountedHold(_Counting, hold):
     __slots__ = ("_counter", "_tenant")
 
+    def __init__(self, steps: list[Step], wait: float, counter: RejectionCounter,
+                 tenant: str):
+        hold.__init__(self, steps, wait)
+        self._counter, self._tenant = counter, tenant
+
 
 class _CountedWhole(_Counting, hold_whole):
     __slots__ = ("_counter", "_tenant")
+
+    def __init__(self, chain, wait: float, counter: RejectionCounter, tenant: str):
+        hold_whole.__init__(self, chain, wait)
+        self._counter, self._tenant = counter, tenant

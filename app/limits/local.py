@@ -9,6 +9,8 @@ from functools import partial
 from pathlib import Path
 from typing import Callable
 
+from .local_chain import LocalChain
+from .pair import Step
 from .slots import Permit, SlotFile
 
 GLOBAL_OWNER = "_global"
@@ -53,6 +55,10 @@ class LocalBackend:
 
     def semaphore(self, owner: str, limit: str, capacity: int) -> SlotSemaphore:
         return SlotSemaphore(self._file(owner, limit), capacity)
+
+    def chain(self, steps: list[Step]) -> LocalChain:
+        """The steps (made by ``semaphore``) as one chain the Limiter takes in one call."""
+        return LocalChain(steps)
 
     def inflight(self, owner: str, limit: str, capacity: int) -> int:
         if self._directory is None:

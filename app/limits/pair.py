@@ -70,6 +70,10 @@ class hold:
                     permit = wait_for(lambda: (step.semaphore.try_acquire(), step), step,
                                       deadline, self._clock, self._pause)
                 held.append(permit)
+        except LimitRefused as refused:
+            self._release()
+            self.refused(refused)
+            raise
         except BaseException:
             self._release()
             raise
@@ -81,6 +85,9 @@ class hold:
         held = self._held
         while held:
             held.pop().release()
+
+    def refused(self, refused: LimitRefused) -> None:
+        """Called with the refusal before it leaves ``__enter__`` (counting it, say)."""
 
 
 def wait_for(attempt: Callable[[], "tuple[Releasable | None, Step]"], full: Step,

@@ -22,7 +22,7 @@ from pathlib import Path
 
 # struct flock: short l_type, short l_whence, off_t l_start, off_t l_len, pid_t l_pid (+pad).
 _FLOCK = "hhqqi4x"
-_WIDEST = struct.Struct("<Q")
+_WIDEST_SIZE = 8  # one unsigned 64-bit integer, in the host's byte order
 # A byte no slot reaches (capacities are bounded far below it): locked while widening.
 WIDEST_LOCK = 1 << 40
 
@@ -44,9 +44,7 @@ class Permit:
         fd = self._fd
         if fd is not None:
             self._fd = None
-            # The slot's unlock request was made when it was taken (_lock_first_free).
-            fcntl.fcntl(fd, fcntl.F_OFD_SETLK, _UNLOCKS[self.slot])
-            self._slots._free.append(fd)
+            self._slots.give_back(fd, self.slot)
 
 
 class SlotFile:
@@ -56,13 +54,21 @@ class SlotFile:
         self._free: list[int] = []
         self._probe = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         self._pid = os.getpid()
-        if os.fstat(self._probe).st_size < _WIDEST.size:
-            os.ftruncate(self._probe, _WIDEST.size)  # zeros: no capacity used yet
-        self._header = mmap.mmap(self._probe, _WIDEST.size)
+        if os.fstat(self._probe).st_size < _WIDEST_SIZE:
+            os.ftruncate(self._probe, _WIDEST_SIZE)  # zeros: no capacity used yet
+        self._header = mmap.mmap(self._probe, _WIDEST_SIZE)
+        # The widest as one item: read on every permit, at half the cost of a struct.
+        self._widest = memoryview(self._header).cast("Q")
         self._widening = threading.Lock()
 
     def try_acquire(self, capacity: int) -> Permit | None:
-        """A permit if fewer than ``capacity`` slots are held (by anyone), else None.
+        """A permit if fewer than ``capacity`` slots are held (by anyone), else None."""
+        taken = self.take(capacity)
+        return None if taken is None else Permit(*taken)
+
+    def take(self, capacity: int) -> "tuple[SlotFile, int, int] | None":
+        """``try_acquire`` without the Permit: (this file, description, slot), which
+        ``give_back`` releases exactly once, or None.
 
         Whatever fails half-way (a capacity too large for a lock offset, an interrupted
         call), the slot taken so far is given back before the error leaves: a permit is
@@ -70,11 +76,12 @@ class SlotFile:
         """
         if capacity > WIDEST_LOCK:
             raise ValueError(f"a capacity of {capacity} is beyond any slot file")
-        widest = _WIDEST.unpack_from(self._header)[0]
+        widest = self._widest[0]
         if widest < capacity:
             widest = self._widen(capacity)  # before any slot of this capacity is taken
+        free = self._free
         try:  # _take_fd, inline: this runs for every step of every hold
-            fd = self._free.pop()
+            fd = free.pop()
         except IndexError:
             fd = self._take_fd()
         slot = None
@@ -97,12 +104,17 @@ class SlotFile:
         except BaseException:
             if slot is not None:
                 _unlock(fd, slot)
-            self._free.append(fd)
+            free.append(fd)
             raise
         if slot is None:
-            self._free.append(fd)
+            free.append(fd)
             return None
-        return Permit(self, fd, slot)
+        return self, fd, slot
+
+    def give_back(self, fd: int, slot: int) -> None:
+        """Release a slot ``take`` gave (its unlock request was made when it was taken)."""
+        _fcntl(fd, _SETLK, _UNLOCKS[slot])
+        self._free.append(fd)
 
     def inflight(self) -> int:
         """How many slots are held right now, across every process (also any held above
@@ -140,9 +152,9 @@ class SlotFile:
             try:
                 fcntl.fcntl(fd, fcntl.F_OFD_SETLKW, _lock_request(fcntl.F_WRLCK, WIDEST_LOCK))
                 try:
-                    widest = _WIDEST.unpack_from(self._header)[0]
+                    widest = self._widest[0]
                     if widest < capacity:
-                        _WIDEST.pack_into(self._header, 0, capacity)
+                        self._widest[0] = capacity
                         widest = capacity
                 finally:
                     fcntl.fcntl(fd, fcntl.F_OFD_SETLK, _lock_request(fcntl.F_UNLCK, WIDEST_LOCK))
@@ -163,13 +175,10 @@ class SlotFile:
 
     def close(self) -> None:
         fds, self._free = self._free, []
+        self._widest.release()  # the map cannot close while a view of it is held
         self._header.close()
         for fd in fds + [self._probe]:
             os.close(fd)
-
-    def _release(self, fd: int, slot: int) -> None:
-        _unlock(fd, slot)
-        self._free.append(fd)
 
     def _take_fd(self) -> int:
         # list.pop and list.append are atomic under the GIL: the pool needs no lock.

@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from typing import Callable, Protocol
 
-from .pair import Releasable, Step, wait_for
+from .pair import LimitRefused, Releasable, Step, wait_for
 
 
 class Chain(Protocol):
@@ -36,11 +36,18 @@ class hold_whole:
     def __enter__(self) -> None:
         permit, full = self._chain.try_acquire()
         if permit is None:  # a step was full: retry the whole chain until the deadline
-            permit = wait_for(self._chain.try_acquire, full, self._clock() + self._wait,
-                              self._clock, self._pause)
+            try:
+                permit = wait_for(self._chain.try_acquire, full, self._clock() + self._wait,
+                                  self._clock, self._pause)
+            except LimitRefused as refused:
+                self.refused(refused)
+                raise
         self._permit = permit
 
     def __exit__(self, *exc_info) -> None:
         permit, self._permit = self._permit, None
         if permit is not None:
             permit.release()
+
+    def refused(self, refused: LimitRefused) -> None:
+        """Called with the refusal before it leaves ``__enter__`` (counting it, say)."""
