@@ -4,8 +4,11 @@ An entry names the action, the tenant, the config fields that changed (names onl
 tenant's ``extra`` may hold credentials) and the actor: ``cli``, ``server`` or
 ``key:<first 8 hex of sha256(key)>``. The actor is checked against that shape before
 anything is written, so no code path can store a key by mistake. Entries older than
-AUDIT_RETENTION_DAYS are never answered, and each append removes a bounded batch of
-them: no thread of its own, and the log stays bounded whoever writes.
+AUDIT_RETENTION_DAYS are never answered, and appends remove them a bounded batch at a
+time: no thread of its own, and the log stays bounded whoever writes. Once a batch comes
+up short, nothing more can expire before the oldest entry kept: appends until then
+skip the removal (PRUNE_SLACK later, so that expired entries go in batches, not one by
+one on every append).
 """
 from __future__ import annotations
 
@@ -23,6 +26,9 @@ ACTOR = re.compile(r"^(cli|server|key:[0-9a-f]{8})$")
 ACTIONS = ("create", "update", "disable", "purge", "recheck", "readiness_override")
 MAX_PAGE = 1000
 PRUNE_BATCH = 100  # expired entries removed per append: bounded work inside a write
+# How long after it expires an entry may stay stored (never answered meanwhile): expired
+# entries are removed once per this much time, not by every append.
+PRUNE_SLACK = timedelta(hours=1)
 
 
 @dataclass(frozen=True)
@@ -49,7 +55,11 @@ class AuditLog:
                  clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)):
         self.db = db
         self._days = retention_days
+        self._retention = timedelta(days=retention_days)
         self._clock = clock
+        # Until when appends need not look for expired entries (None: look now). Set only
+        # once the removal that found the log clear has committed.
+        self._clear_until: datetime | None = None
 
     def record(self, action: str, tenant_id: str, fields: list[str], actor: str) -> None:
         """Append an entry; inside a caller's write it joins that transaction."""
@@ -61,12 +71,8 @@ class AuditLog:
         # No savepoint of its own inside a caller's write: a prune done before a failed
         # append removed expired entries only, which nothing answers any more.
         with self.db.write(savepoint=False) as conn:
-            if self._days:
-                # In the order of the index on ``at``: ordered by entry_id, SQLite walks the
-                # whole log for the few (usually no) expired entries, inside the write lock.
-                conn.execute(
-                    "DELETE FROM audit_log WHERE entry_id IN (SELECT entry_id FROM audit_log "
-                    "WHERE at < ? ORDER BY at, entry_id LIMIT ?)", (self._cutoff(now), PRUNE_BATCH))
+            if self._days and (self._clear_until is None or now >= self._clear_until):
+                self._prune(conn, now)
             conn.execute("INSERT INTO audit_log (at, action, tenant_id, fields_json, actor) "
                          "VALUES (?, ?, ?, ?, ?)",
                          (_stamp(now), action, tenant_id, json.dumps(sorted(fields)), actor))
@@ -89,6 +95,24 @@ class AuditLog:
             rows = conn.execute(sql + " ORDER BY entry_id DESC LIMIT ?",
                                 (*params, limit)).fetchall()
         return [AuditEntry(r[0], r[1], r[2], r[3], json.loads(r[4]), r[5]) for r in rows]
+
+    def _prune(self, conn, now: datetime) -> None:
+        # In the order of the index on ``at``: ordered by entry_id, SQLite walks the whole
+        # log for the few (usually no) expired entries, inside the write lock.
+        removed = conn.execute(
+            "DELETE FROM audit_log WHERE entry_id IN (SELECT entry_id FROM audit_log "
+            "WHERE at < ? ORDER BY at, entry_id LIMIT ?)", (self._cutoff(now), PRUNE_BATCH))
+        if removed.rowcount >= PRUNE_BATCH:
+            return  # maybe more: the next append looks again
+        oldest = conn.execute("SELECT min(at) FROM audit_log").fetchone()[0]
+        kept_from = now if oldest is None else \
+            min(now, datetime.fromisoformat(oldest.replace("Z", "+00:00")))
+        clear_until = kept_from + self._retention + PRUNE_SLACK
+
+        def clear() -> None:
+            self._clear_until = clear_until
+        # Rolled back, the removal did not happen: appends keep looking.
+        self.db.units.on_commit(clear)
 
     def _cutoff(self, now: datetime) -> str:
         return _stamp(now - timedelta(days=self._days))

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from app.store.audit import PRUNE_BATCH, AuditLog
+from app.store.audit import PRUNE_BATCH, PRUNE_SLACK, AuditLog
 
 
 class Clock:
@@ -74,6 +74,38 @@ def test_expired_entries_are_never_answered_and_are_pruned_by_later_appends(db, 
     log.record("create", "newer", [], "cli")
     assert rows(db) == 3
     assert [e.tenant for e in log.entries(limit=1000)] == ["newer", "new", "recent"]
+
+
+def stored_at(db, at: datetime) -> None:
+    """An entry stored as an older process would have left it (``at`` in the past)."""
+    stamp = at.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    with db.write() as conn:
+        conn.execute("INSERT INTO audit_log (at, action, tenant_id, fields_json, actor) "
+                     "VALUES (?, 'update', 'old', '[]', 'cli')", (stamp,))
+
+
+def test_appends_look_for_expired_entries_again_once_the_oldest_kept_can_expire(db, log, clock):
+    started = clock.now
+    log.record("create", "first", [], "cli")  # the log is clear: nothing expires before it
+    stored_at(db, started - timedelta(days=200))  # expired, but older than anything seen
+    log.record("update", "second", [], "cli")
+    assert rows(db) == 3  # not looked for: appends skip the removal until then
+    assert [e.tenant for e in log.entries()] == ["second", "first"]  # never answered
+    clock.now = started + timedelta(days=90) + PRUNE_SLACK
+    log.record("update", "third", [], "cli")
+    assert [e.tenant for e in log.entries()] == ["third"]
+    assert rows(db) == 1  # "first", "second" and the old one were all removed
+
+
+def test_a_removal_rolled_back_with_its_write_is_done_again_by_the_next_append(db, log, clock):
+    stored_at(db, clock.now - timedelta(days=200))
+    with pytest.raises(RuntimeError):
+        with db.write():
+            log.record("create", "acme", [], "cli")
+            raise RuntimeError("the change failed")
+    assert rows(db) == 1  # the removal went with the write
+    log.record("create", "acme", [], "cli")
+    assert rows(db) == 1
 
 
 def test_zero_days_keeps_every_entry(db, clock):
