@@ -1,7 +1,9 @@
 """/tenant/<t>/readyz and /tenant/<t>/set_ready (contract sec. 4)."""
 from __future__ import annotations
 
-from flask import jsonify, request
+import json
+
+from flask import current_app, jsonify, request
 
 from ..openapi import Blueprint
 from ..api_keys import request_actor, require_key
@@ -48,7 +50,10 @@ def readyz(tenant):
 def set_ready(body, tenant):
     """Set or clear this tenant's readiness override (header X-API-Key)."""
     status, changed = _service().set_ready(tenant, body["ready"], request_actor(API_HEADER))
-    return jsonify({"tenant": tenant, "status": status.status, "changed": changed})
+    # jsonify's bytes (keys sorted, compact, a final newline), built without its provider.
+    answer = json.dumps({"changed": changed, "status": status.status, "tenant": tenant},
+                        separators=(",", ":"))
+    return current_app.response_class(answer + "\n", mimetype="application/json")
 
 
 @blp.before_request

@@ -262,3 +262,14 @@ def test_set_ready_over_a_row_changed_after_its_first_read_counts_every_transiti
     assert transitions(client, "acme") == 2
     assert readyz(client, "acme") == (200, {"tenant": "acme", "status": "ready",
                                             "reason": "inherited"})
+
+
+@pytest.mark.parametrize("ready", [True, False, None])
+def test_set_ready_answers_the_bytes_jsonify_would(app, client, ready):
+    from flask import jsonify
+
+    response = set_ready(client, "acme", ready)
+    assert response.status_code == 200
+    with app.app_context():
+        expected = jsonify(response.get_json())
+    assert (response.data, response.mimetype) == (expected.data, expected.mimetype)
