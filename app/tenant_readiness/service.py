@@ -5,7 +5,6 @@ global checks a read-only question. Any failure degrades only this tenant to err
 """
 from __future__ import annotations
 
-import dataclasses
 import logging
 import threading
 import time
@@ -172,7 +171,7 @@ class TenantReadiness:
         record: before and after the change, each only if it resolved (as a probe records
         only what it resolved)."""
         before, before_ok = self._resolve_row(row)
-        after, after_ok = self._resolve_row(dataclasses.replace(row, ready_override=ready))
+        after, after_ok = self._resolve_row(row.with_override(ready))
         return after, tuple(s.status for s, ok in ((before, before_ok), (after, after_ok)) if ok)
 
     def current(self, rows) -> list[TenantStatus]:
