@@ -28,19 +28,12 @@ class Limiter:
         # change by a new record, whose overrides compare unequal: the chain is rebuilt.
         self._steps: dict[tuple[str, str], tuple[Mapping[str, int], list[Step]]] = {}
         # A backend that takes a whole chain in one attempt (all steps or none) has chain();
-        # its chains are cached with the steps they were made of.
+        # its chains are cached the same way as the steps.
         self._whole = getattr(backend, "chain", None)
         self._chains: dict[tuple[str, str], tuple[Mapping[str, int], object]] = {}
 
     def steps(self, tenant: str, overrides: Mapping[str, int], name: str) -> list[Step]:
-        cached = self._steps.get((tenant, name))
-        if cached is not None and (cached[0] is overrides or cached[0] == overrides):
-            return cached[1]
-        steps = self._build(tenant, overrides, name)
-        if len(self._steps) >= STEPS_CACHE_SIZE:
-            self._steps.clear()
-        self._steps[(tenant, name)] = (dict(overrides), steps)
-        return steps
+        return _cached(self._steps, tenant, overrides, name, self._build)
 
     def _build(self, tenant: str, overrides: Mapping[str, int], name: str) -> list[Step]:
         mine = tenant_limits(overrides)
@@ -66,14 +59,10 @@ class Limiter:
 
     def _chain(self, tenant: str, overrides: Mapping[str, int], name: str):
         # Cached as the steps are (one lookup per hold), rebuilt with them.
-        cached = self._chains.get((tenant, name))
-        if cached is not None and (cached[0] is overrides or cached[0] == overrides):
-            return cached[1]
-        made = self._whole(self.steps(tenant, overrides, name))
-        if len(self._chains) >= STEPS_CACHE_SIZE:
-            self._chains.clear()
-        self._chains[(tenant, name)] = (dict(overrides), made)
-        return made
+        return _cached(self._chains, tenant, overrides, name, self._build_chain)
+
+    def _build_chain(self, tenant: str, overrides: Mapping[str, int], name: str):
+        return self._whole(self.steps(tenant, overrides, name))
 
     def background_hold(self, tenant: str, overrides: Mapping[str, int], name: str):
         """``hold`` for background work: it may wait BACKGROUND_WAIT_SECONDS."""
@@ -82,6 +71,19 @@ class Limiter:
     def close(self) -> None:
         self.counter.stop()
         self.backend.close()
+
+
+def _cached(cache: dict, tenant: str, overrides: Mapping[str, int], name: str, build):
+    """``cache[(tenant, name)]`` while it was built from overrides equal to these, else
+    ``build(tenant, overrides, name)``, kept; the cache is emptied when full."""
+    cached = cache.get((tenant, name))
+    if cached is not None and (cached[0] is overrides or cached[0] == overrides):
+        return cached[1]
+    made = build(tenant, overrides, name)
+    if len(cache) >= STEPS_CACHE_SIZE:
+        cache.clear()
+    cache[(tenant, name)] = (dict(overrides), made)
+    return made
 
 
 class _Counting:
