@@ -12,6 +12,7 @@ from app.limits.pair import LimitRefused, Step
 from app.limits.slots import SlotFile
 from app.limits.whole_chain import hold_whole
 from app.settings import Settings
+from tests.limits.chain_checks import Counted, check_a_refusal_names_the_full_step
 
 CHAIN = (("tenant", "acme", "llm_total", 5), ("tenant", "acme", "llm_student", 2),
          ("global", "_global", "llm_total", 1), ("global", "_global", "llm_student", 5))
@@ -82,35 +83,9 @@ def test_a_step_that_fails_half_way_leaves_nothing_of_the_chain_held(backends, m
     assert held(two) == [0, 0, 0, 0]
 
 
-class Counted:
-    def __init__(self):
-        self.refusals = []
-
-    def add(self, tenant, limit, scope):
-        self.refusals.append((tenant, limit, scope))
-
-
 def test_a_refusal_names_the_step_that_was_full_and_is_counted(backends):
-    counter = Counted()
-    settings = Settings(global_limits={"llm_total": 1, "llm_student": 50})
-    limiter = Limiter(backends[0], settings, counter)
-    other = backends[1]
-    blockers = [other.semaphore("_global", "llm_total", 1).try_acquire()]
-    with pytest.raises(LimitRefused) as refused:
-        with limiter.hold("acme", {}, "llm_student"):
-            pass
-    assert (refused.value.scope, refused.value.limit) == ("global", "llm_total")
-    blockers[0].release()
-    blockers = [other.semaphore("acme", "llm_student", 2).try_acquire() for _ in range(2)]
-    with pytest.raises(LimitRefused) as refused:
-        with limiter.hold("acme", {}, "llm_student"):
-            pass
-    assert (refused.value.scope, refused.value.limit) == ("tenant", "llm_student")
-    assert counter.refusals == [("acme", "llm_total", "global"), ("acme", "llm_student", "tenant")]
-    untouched = (("acme", "llm_total"), ("_global", "llm_student"), ("_global", "llm_total"))
-    assert [other.inflight(owner, name, 100) for owner, name in untouched] == [0, 0, 0]
-    for blocker in blockers:
-        blocker.release()
+    check_a_refusal_names_the_full_step(*backends, untouched=(
+        ("acme", "llm_total"), ("_global", "llm_student"), ("_global", "llm_total")))
 
 
 def test_a_tenants_new_limits_are_taken_by_its_next_hold(backends):

@@ -12,12 +12,11 @@ from concurrent.futures import ThreadPoolExecutor
 import psycopg
 import pytest
 
-from app.limits.limiter import Limiter
-from app.limits.pair import LimitRefused, Step
+from app.limits.pair import Step
 from app.limits.pg_session import APPLICATION_NAME
 from app.limits.postgres import PostgresBackend
 from app.limits.whole_chain import hold_whole
-from app.settings import Settings
+from tests.limits.chain_checks import check_a_refusal_names_the_full_step
 from tests.limits.test_postgres import terminate_sessions
 from tests.support.polling import poll
 
@@ -85,35 +84,9 @@ def test_slots_a_session_holds_are_skipped_not_granted_again(backends):
     assert two.inflight("acme", "ocr", 2) == 0
 
 
-class Counted:
-    def __init__(self):
-        self.refusals = []
-
-    def add(self, tenant, limit, scope):
-        self.refusals.append((tenant, limit, scope))
-
-
 def test_a_refusal_names_the_step_that_was_full(postgres_url, backends):
-    counter = Counted()
-    settings = Settings(global_limits={"llm_total": 1, "llm_student": 50})
-    limiter = Limiter(backends[0], settings, counter)
-    other = backends[1]
-    blockers = [other.semaphore("_global", "llm_total", 1).try_acquire()]
-    with pytest.raises(LimitRefused) as refused:
-        with limiter.hold("acme", {}, "llm_student"):
-            pass
-    assert (refused.value.scope, refused.value.limit) == ("global", "llm_total")
-    blockers[0].release()
-    blockers = [other.semaphore("acme", "llm_student", 2).try_acquire() for _ in range(2)]
-    with pytest.raises(LimitRefused) as refused:
-        with limiter.hold("acme", {}, "llm_student"):
-            pass
-    assert (refused.value.scope, refused.value.limit) == ("tenant", "llm_student")
-    assert counter.refusals == [("acme", "llm_total", "global"), ("acme", "llm_student", "tenant")]
-    untouched = (("acme", "llm_total"), ("_global", "llm_student"))
-    assert [other.inflight(owner, name, 100) for owner, name in untouched] == [0, 0]
-    for blocker in blockers:
-        blocker.release()
+    check_a_refusal_names_the_full_step(*backends, untouched=(
+        ("acme", "llm_total"), ("_global", "llm_student")))
 
 
 def test_a_waiting_chain_is_retried_whole_until_it_is_admitted(backends):
