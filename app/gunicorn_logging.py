@@ -25,11 +25,22 @@ _HEADER_VALUE = re.compile(
 _QUERY_VALUE = re.compile(r"(?i)([?&;](?:key|api_key|apikey|token|access_token)=)[^&\s'\"]*")
 
 
+# Lower-cased, every name _HEADER_VALUE matches contains one of these.
+_HEADER_NAME_PARTS = ("x-admin-key", "x-api-key", "authorization", "cookie")
+
+
 def redact(text: str, secrets: tuple[str, ...]) -> str:
     """``text`` without any of ``secrets`` nor values of key-carrying headers or parameters."""
     for secret in sorted(secrets, key=len, reverse=True):
         text = text.replace(secret, REDACTED)
-    text = _HEADER_VALUE.sub(lambda m: m.group(1) + m.group(2) + REDACTED, text)
+    # Each expression only where it can match (most lines: access lines): trying it at
+    # every position costs more than the rest of the line's redaction. The check is
+    # exact on ASCII, where a case-insensitive match is one of the lower-cased text.
+    lowered = text.lower() if text.isascii() else None
+    if lowered is None or any(part in lowered for part in _HEADER_NAME_PARTS):
+        text = _HEADER_VALUE.sub(lambda m: m.group(1) + m.group(2) + REDACTED, text)
+    if "=" not in text:
+        return text
     return _QUERY_VALUE.sub(lambda m: m.group(1) + REDACTED, text)
 
 

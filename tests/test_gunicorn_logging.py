@@ -5,8 +5,10 @@ import logging
 
 import pytest
 from gunicorn.config import Config
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from app.gunicorn_logging import REDACTED, RedactingLogger, redact
+from app.gunicorn_logging import _HEADER_VALUE, _QUERY_VALUE, REDACTED, RedactingLogger, redact
 
 KEY = "adm-key-123456"
 SECRETS = (KEY, "api-key-abcdef")
@@ -67,3 +69,12 @@ def test_error_lines_and_tracebacks_are_written_redacted(gunicorn_log):
     assert KEY not in written
     assert written.count(REDACTED) >= 3
     assert "Traceback" in written and "Invalid request from ip=127.0.0.1" in written
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from(
+    "xX-aAdDmMiInNkKeEyYpPuUtThHoOrRzZcCsS:= \t'\"\\?&;_0123456789"), max_size=60))
+def test_redaction_shortcuts_change_no_line(line):
+    full = _QUERY_VALUE.sub(lambda m: m.group(1) + REDACTED, _HEADER_VALUE.sub(
+        lambda m: m.group(1) + m.group(2) + REDACTED, line))
+    assert redact(line, ()) == full
