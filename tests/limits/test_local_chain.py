@@ -4,6 +4,8 @@ a waiting chain retried whole, holding nothing between attempts. Two backends on
 directory stand for two workers of one server."""
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from app.limits.limiter import Limiter
@@ -110,3 +112,31 @@ def test_a_waiting_chain_is_retried_whole_holding_nothing_between_attempts(backe
     with hold_whole(one.chain(steps_of(one)), wait_seconds=30, pause=pause):
         assert held(two) == [1, 1, 1, 1]
     assert seen == [[0, 0, 1, 0]] and held(two) == [0, 0, 0, 0]
+
+
+def test_a_pooled_description_finds_the_next_free_slot_when_slot_0_is_held(backends):
+    one, two = backends
+    steps = [Step("tenant", "ocr", one.semaphore("acme", "ocr", 2))]
+    warm, _ = one.chain(steps).try_acquire()  # leaves a description in the pool
+    warm.release()
+    other = two.semaphore("acme", "ocr", 2).try_acquire()  # slot 0, in another worker
+    permit, full = one.chain(steps).try_acquire()
+    assert full is None and two.inflight("acme", "ocr", 2) == 2
+    refused, full = one.chain(steps).try_acquire()
+    assert (refused, full) == (None, steps[0])
+    permit.release()
+    other.release()
+    assert two.inflight("acme", "ocr", 2) == 0
+
+
+def test_a_pooled_description_that_fails_leaves_nothing_of_the_chain_held(backends):
+    one, two = backends
+    steps = steps_of(one)
+    warm, _ = one.chain(steps).try_acquire()  # every step's description pooled
+    warm.release()
+    broken = steps[3].semaphore.slots
+    os.close(broken._free[-1])  # the last step's lock request now fails with EBADF
+    with pytest.raises(OSError):
+        one.chain(steps).try_acquire()
+    assert held(two) == [0, 0, 0, 0]
+    broken._free.clear()  # no double close at teardown
