@@ -114,16 +114,29 @@ _READ_COLUMNS = _COLUMNS + ", health, health_reason, health_checked_at"
 
 
 def _record(row) -> TenantRecord:
+    # Unpacked in _READ_COLUMNS' order: a scrape decodes every labelled tenant's row, and
+    # a lookup by name scans the row's column names.
+    (tenant_id, data_dir, uploads_dir, enabled, hosts, limits, extra, quota, created_at,
+     updated_at, models, daily_cap_micros, max_request_micros, workspaces, health,
+     health_reason, health_checked_at) = row
     return TenantRecord(
-        tenant_id=row["tenant_id"], data_dir=row["data_dir"], uploads_dir=row["uploads_dir"],
-        enabled=bool(row["enabled"]), hosts=json.loads(row["hosts_json"]),
-        limits=json.loads(row["limits_json"]), extra=json.loads(row["extra_json"]),
-        quota=json.loads(row["quota_json"]), workspaces=_workspaces(row["workspaces_json"]),
-        created_at=row["created_at"],
-        updated_at=row["updated_at"], health=row["health"],
-        health_reason=row["health_reason"], health_checked_at=row["health_checked_at"],
-        allowed_models=None if row["models_json"] is None else json.loads(row["models_json"]),
-        daily_cap_micros=row["daily_cap_micros"], max_request_micros=row["max_request_micros"])
+        tenant_id=tenant_id, data_dir=data_dir, uploads_dir=uploads_dir,
+        enabled=bool(enabled), hosts=_decoded(hosts), limits=_decoded(limits),
+        extra=_decoded(extra), quota=_decoded(quota), workspaces=_workspaces(workspaces),
+        created_at=created_at, updated_at=updated_at, health=health,
+        health_reason=health_reason, health_checked_at=health_checked_at,
+        allowed_models=None if models is None else _decoded(models),
+        daily_cap_micros=daily_cap_micros, max_request_micros=max_request_micros)
+
+
+# The values most tenants store: made directly, each a new object, not decoded.
+_EMPTY_JSON = {"{}": dict, "[]": list}
+
+
+def _decoded(text: str):
+    """``json.loads(text)``."""
+    empty = _EMPTY_JSON.get(text)
+    return json.loads(text) if empty is None else empty()
 
 
 def _policy_values(record: TenantRecord) -> tuple:
@@ -132,7 +145,7 @@ def _policy_values(record: TenantRecord) -> tuple:
 
 
 def _workspaces(text: str | None) -> list[str] | None:
-    return None if text is None else json.loads(text)
+    return None if text is None else _decoded(text)
 
 
 def bump_version(conn) -> None:
