@@ -137,7 +137,7 @@ def _other_rows(results: dict) -> list[list[str]]:
     p = results.get("pair")
     if p:
         rows.append(["5", "semaphore pair Limiter.hold(llm_student) vs BoundedSemaphore (µs)",
-                     fmt(p["pair_us"], 2), fmt(p["semaphore_us"], 3), fmt(p["ratio"], 0), DASH])
+                     fmt(p["pair_us"], 2), fmt(p["semaphore_us"], 3), fmt(p["ratio"], 1), DASH])
     m = results.get("memory")
     if m:
         for step in (0, 100, 1000):
