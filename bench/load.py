@@ -31,6 +31,8 @@ class LoadResult:
     generator: str
     generator_cpu: float | None = None  # cores used by the Python generator itself
     refused: int = 0  # of the errors, answers with a status of 400 or more
+    # The server's workers' CPU time (user + system) per request, when it was read.
+    worker_cpu_ms: float | None = None
 
     @property
     def refused_share(self) -> float:

@@ -88,9 +88,13 @@ def run_rounds(servers: dict[str, Server], load: Load, rounds: int, seconds: flo
         for _ in range(BALANCE_TRIES):
             before = worker_cpu(server)
             result = load.run(server.port, [case.path], length, **case.load)
+            after = worker_cpu(server)
+            if result.requests:
+                used = sum(after[pid] - before[pid] for pid in after if pid in before)
+                result.worker_cpu_ms = used / result.requests * 1000
             if case.key == "set_ready":
                 clear_overrides(servers["main"], ids)
-            if balanced(before, worker_cpu(server)):
+            if balanced(before, after):
                 break
             unbalanced[case.key] = unbalanced.get(case.key, 0) + 1
         return result
@@ -163,6 +167,13 @@ def summarise(runs: dict[str, list[LoadResult]]) -> dict:
             "p99_ratio": spread([r.p99_ms / b.p99_ms for r, b in zip(results, base)]),
             "against": {other: spread([r.rps / o.rps for r, o in zip(results, runs[other])])
                         for other in case.against},
+            # Worker CPU per request: what a request costs the server, whatever the load
+            # generator and the other processes on the machine did in that run.
+            "cpu_ms": spread([r.worker_cpu_ms for r in results if r.worker_cpu_ms]),
+            "against_cpu": {other: spread([r.worker_cpu_ms / o.worker_cpu_ms
+                                           for r, o in zip(results, runs[other])
+                                           if r.worker_cpu_ms and o.worker_cpu_ms])
+                            for other in case.against},
             "expect": case.expect,
             # Share of answers with a status >= 400: 0 for a 200 case, 1 for a refusal.
             "refused_share": spread([r.refused_share for r in results]),
