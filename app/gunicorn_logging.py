@@ -82,15 +82,15 @@ class RedactingLogger(Logger):
                     inner = inner.inner  # set up again (config reload): wrap once
                 handler.setFormatter(RedactingFormatter(inner, secrets))
 
-        # No logging config of the operator's: the access log's handlers are gunicorn's own.
-        self._own_access_log = not (cfg.logconfig or cfg.logconfig_dict
-                                    or cfg.logconfig_json or cfg.syslog)
+        # An access log and no logging config of the operator's: the access log's handlers
+        # are gunicorn's own.
+        self._own_access_log = bool(cfg.accesslog) and not (
+            cfg.logconfig or cfg.logconfig_dict or getattr(cfg, "logconfig_json", None)
+            or cfg.syslog)
 
     def access(self, resp, req, environ, request_time):
-        if not self.access_log_enabled:
-            return
         handlers = self._plain_access_handlers()
-        if handlers is None:
+        if handlers is None:  # gunicorn's own way, with its own check that the log is on
             super().access(resp, req, environ, request_time)
             return
         try:

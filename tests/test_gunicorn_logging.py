@@ -118,6 +118,15 @@ def test_lazy_atoms_answer_what_gunicorns_atoms_answer(fmt, response):
     assert fmt % LazyAtoms(logger, response, _Request, ENVIRON, DURATION) == expected
 
 
+def test_lazy_atoms_know_every_atom_gunicorn_makes():
+    logger = _FixedClock(Config())
+    atoms = SafeAtoms(logger.atoms(_Response(), _Request, ENVIRON, DURATION))
+    lazy = LazyAtoms(logger, _Response(), _Request, ENVIRON, DURATION)
+    names = [name for name in atoms if not name.startswith("{")]
+    assert len(names) >= 19 and {name: lazy[name] for name in names} == \
+        {name: atoms[name] for name in names}
+
+
 @pytest.fixture
 def access_logs(tmp_path, monkeypatch):
     """Makes gunicorn's logger or ours, writing its access log to a file. They share the
@@ -139,7 +148,10 @@ def access_logs(tmp_path, monkeypatch):
         cfg.set("accesslog", str(tmp_path / f"{name}.log"))
         cfg.set("errorlog", str(tmp_path / f"{name}-error.log"))
         for setting, value in settings.items():
-            cfg.set(setting, value)
+            if value is None:
+                cfg.settings[setting].value = None  # unset: what gunicorn's default is
+            else:
+                cfg.set(setting, value)
         return cls(cfg), tmp_path / f"{name}.log"
 
     yield make
@@ -216,3 +228,9 @@ def test_redaction_shortcuts_change_no_line(line):
     full = _QUERY_VALUE.sub(lambda m: m.group(1) + REDACTED, _HEADER_VALUE.sub(
         lambda m: m.group(1) + m.group(2) + REDACTED, line))
     assert redact(line, ()) == full
+
+
+def test_no_access_log_configured_writes_no_line(access_logs, tmp_path):
+    ours, path = access_logs(RedactingLogger, "ours", accesslog=None)
+    ours.access(_Response(), _Request, ENVIRON, DURATION)
+    assert not path.exists() and not ours.access_log.handlers
