@@ -30,10 +30,12 @@ class LocalChain:
     def __init__(self, steps: Sequence[Step]):
         # Per step, made once: the slot file, its pool of descriptors and widest capacity,
         # the step's capacity, whether the inline take may serve it, the step.
-        self._parts = tuple(
-            (slots, slots._free, slots._widest, capacity, 0 < capacity <= WIDEST_LOCK, step)
-            for step in steps
-            for slots, capacity in ((step.semaphore.slots, step.semaphore.capacity),))
+        parts = []
+        for step in steps:
+            slots, capacity = step.semaphore.slots, step.semaphore.capacity
+            parts.append((slots, slots._free, slots._widest, capacity,
+                          0 < capacity <= WIDEST_LOCK, step))
+        self._parts = tuple(parts)
         _requests(_LOCKS, F_WRLCK, 1)  # slot 0's requests, read below
         _requests(_UNLOCKS, F_UNLCK, 1)
 
