@@ -67,6 +67,8 @@ class RedactingFormatter(logging.Formatter):
 class RedactingLogger(Logger):
     """``logger_class`` in config/gunicorn.conf.py."""
 
+    _own_access_log = False  # set by setup(): see there
+
     def setup(self, cfg):
         super().setup(cfg)
         secrets = secret_values()
@@ -107,7 +109,7 @@ class RedactingLogger(Logger):
         of a record: gunicorn's streams, formatting ``%(message)s`` through redaction,
         no filter anywhere, nothing propagated; else None."""
         log = self.access_log
-        if not getattr(self, "_own_access_log", False) or log.filters or log.propagate \
+        if not self._own_access_log or log.filters or log.propagate \
                 or not log.isEnabledFor(logging.INFO):
             return None
         handlers = log.handlers
